@@ -1,0 +1,127 @@
+"""``python -m inference``: run a request, print its exact prompt, or build the tiny test model.
+
+Every error an operator can cause ends in one sentence on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from inference.errors import InferenceError, InvalidRequestError
+from inference.loading import DEFAULT_QUANTIZATION, QUANTIZATION_MODES, force_offline
+from inference.prompting import DOMAIN_TEMPLATES
+from inference.report import format_result
+from inference.types import DEFAULT_CONTEXT_LIMIT, Document, GenerationSettings, Progress, ReasoningRequest
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m inference", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="reason about a question and print thinking, answer and provenance")
+    _request_arguments(run)
+    run.add_argument("--quantization", choices=QUANTIZATION_MODES, default=DEFAULT_QUANTIZATION)
+    run.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    run.add_argument("--stream", action="store_true", help="show the trace on stderr as it grows")
+
+    prompt = commands.add_parser("prompt", help="print the exact prompt as JSON with its token ids")
+    _request_arguments(prompt)
+
+    tiny = commands.add_parser("make-tiny-model", help="write the tiny random TEST model into DIR")
+    tiny.add_argument("directory", type=Path)
+    tiny.add_argument("--seed", type=int, default=1234)
+    return parser
+
+
+def _request_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = GenerationSettings()
+    parser.add_argument("question")
+    parser.add_argument("--model", help="model directory (default: $MAGISTRAL_MODEL_PATH)")
+    parser.add_argument("--domain", required=True, help=f"one of {', '.join(DOMAIN_TEMPLATES)}")
+    parser.add_argument("--document", action="append", type=Path, default=[], metavar="FILE")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature)
+    parser.add_argument("--top-p", type=float, default=defaults.top_p)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--thinking-budget", type=int, default=defaults.thinking_budget)
+    parser.add_argument("--answer-budget", type=int, default=defaults.answer_budget)
+    parser.add_argument("--context-limit", type=int, default=DEFAULT_CONTEXT_LIMIT)
+
+
+def _read_document(path: Path) -> Document:
+    try:
+        return Document(name=path.name, text=path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidRequestError("documents", f"There is no document file at {path}.") from None
+    except UnicodeDecodeError:
+        raise InvalidRequestError("documents", f"The document {path} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise InvalidRequestError("documents", f"The document {path} cannot be read ({exc.strerror}).") from None
+
+
+def _request(args: argparse.Namespace) -> ReasoningRequest:
+    settings = GenerationSettings(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        thinking_budget=args.thinking_budget,
+        answer_budget=args.answer_budget,
+    )
+    documents = tuple(_read_document(path) for path in args.document)
+    return ReasoningRequest(domain=args.domain, question=args.question, documents=documents, settings=settings)
+
+
+def _print_progress(progress: Progress) -> None:
+    sys.stderr.write(progress.thinking_delta + progress.answer_delta)
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    force_offline()
+    try:
+        return _dispatch(args)
+    except InferenceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from inference.engine import Engine, PromptBuilder
+    from inference.prompting import validate_request
+
+    if args.command == "make-tiny-model":
+        return _make_tiny_model(args.directory, args.seed)
+    request = _request(args)
+    validate_request(request)  # fail on bad input before any file is opened
+    if args.command == "prompt":
+        prompt = PromptBuilder.open(args.model, args.context_limit).render(request)
+        print(json.dumps(prompt.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    engine = Engine.load(args.model, args.quantization, args.context_limit)
+    result = engine.generate(request, on_progress=_print_progress if args.stream else None)
+    if args.stream:
+        sys.stderr.write("\n")
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if args.json else format_result(result))
+    return 0
+
+
+def _make_tiny_model(directory: Path, seed: int) -> int:
+    from inference.hashing import combined_digest, hash_files
+    from inference.model_dir import inspect_model_dir
+    from inference.tiny_model import make_tiny_model
+
+    try:
+        path = make_tiny_model(directory.expanduser().resolve(), seed)
+    except OSError as exc:
+        print(f"error: cannot write the tiny model to {directory} ({exc.strerror}).", file=sys.stderr)
+        return EXIT_USAGE
+    files = inspect_model_dir(path)
+    print(f"Wrote a tiny random TEST MODEL (not Magistral; its output is noise) to {path}")
+    print(f"weights sha256: {combined_digest(hash_files(path, files.weight_files))}")
+    return 0

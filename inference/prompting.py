@@ -1,0 +1,146 @@
+"""Build Magistral's prompt: its system prompt, a versioned domain preamble, named documents, the question.
+
+The messages are rendered straight to token ids by the tokenizer's chat template; the text
+shown to auditors is decoded from those ids, never re-encoded.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from typing import Any
+
+from inference.errors import ContextLimitError, InvalidRequestError
+from inference.hashing import sha256_text
+from inference.model_dir import ModelFiles
+from inference.tokenizer import END_THINK, THINK, ControlTokens
+from inference.types import GenerationSettings, ReasoningRequest, RenderedPrompt
+
+# Domain → current template id. A new wording gets a new version file; old ids stay loadable
+# so a recorded run can always be traced to the exact preamble it used.
+DOMAIN_TEMPLATES = {"legal": "legal/v1", "finance": "finance/v1", "clinical": "clinical/v1"}
+BUILT_IN_SYSTEM_PROMPT = "built-in copy of Magistral Small 1.1's published SYSTEM_PROMPT.txt"
+
+
+def template_id_for(domain: str) -> str:
+    """The current template id of ``domain``; a clear error for an unknown domain."""
+    try:
+        return DOMAIN_TEMPLATES[domain]
+    except KeyError:
+        choices = ", ".join(DOMAIN_TEMPLATES)
+        raise InvalidRequestError("domain", f"Unknown domain {domain!r}; choose one of {choices}.") from None
+
+
+def load_preamble(template_id: str) -> str:
+    domain, version = template_id.split("/")
+    return resources.files("inference").joinpath("templates", domain, f"{version}.txt").read_text("utf-8").strip()
+
+
+def load_system_prompt(files: ModelFiles | None) -> tuple[str, str]:
+    """Magistral's system prompt and where it came from: the model directory's own file wins."""
+    if files is not None and files.system_prompt_file is not None:
+        return files.system_prompt_file.read_text(encoding="utf-8"), str(files.system_prompt_file)
+    text = resources.files("inference").joinpath("templates", "magistral_system_prompt.txt").read_text("utf-8")
+    return text, BUILT_IN_SYSTEM_PROMPT
+
+
+def system_content(system_prompt: str, preamble: str) -> list[dict[str, Any]]:
+    """Split the system prompt at ``[THINK]``/``[/THINK]`` so they become control tokens, not text."""
+    chunks: list[dict[str, Any]] = []
+    start, end = system_prompt.find(THINK), system_prompt.find(END_THINK)
+    if 0 <= start < end:
+        chunks.append({"type": "text", "text": system_prompt[:start]})
+        chunks.append({"type": "thinking", "thinking": system_prompt[start + len(THINK) : end], "closed": True})
+        tail = system_prompt[end + len(END_THINK) :]
+    else:
+        tail = system_prompt
+    chunks.append({"type": "text", "text": tail.rstrip("\n") + "\n\n" + preamble})
+    return chunks
+
+
+def user_content(request: ReasoningRequest) -> str:
+    """Documents first, each between numbered markers that carry its name, then the question."""
+    parts = []
+    for number, document in enumerate(request.documents, start=1):
+        parts.append(
+            f'<<<DOCUMENT {number} name="{document.name}">>>\n{document.text.strip()}\n<<<END DOCUMENT {number}>>>'
+        )
+    if parts:
+        parts.insert(0, f"{len(parts)} document(s) follow, each between its own markers.")
+    parts.append(f"Question: {request.question.strip()}")
+    return "\n\n".join(parts)
+
+
+def validate_request(request: ReasoningRequest, control: ControlTokens | None = None) -> str:
+    """Check every request field; returns the template id. Raises ``InvalidRequestError`` naming the field."""
+    template_id = template_id_for(request.domain)
+    if not request.question.strip():
+        raise InvalidRequestError("question", "The question is empty; write the question the model should answer.")
+    for document in request.documents:
+        if not document.name.strip():
+            raise InvalidRequestError("documents", "A document has no name; every document must be named.")
+        if not document.text.strip():
+            raise InvalidRequestError("documents", f"The document {document.name!r} has no text.")
+    validate_settings(request.settings)
+    if control is not None:
+        _refuse_control_text(request, control)
+    return template_id
+
+
+def validate_settings(settings: GenerationSettings) -> None:
+    """Temperature ≥ 0, top_p in (0, 1], positive budgets and loop parameters."""
+    if not math.isfinite(settings.temperature) or settings.temperature < 0:
+        raise InvalidRequestError(
+            "temperature", f"The temperature must be 0 or more; {settings.temperature} was given."
+        )
+    if not math.isfinite(settings.top_p) or not 0 < settings.top_p <= 1:
+        raise InvalidRequestError("top_p", f"top_p must be above 0 and at most 1; {settings.top_p} was given.")
+    for field in ("thinking_budget", "answer_budget", "loop_min_repeats", "loop_min_tokens", "loop_max_period"):
+        value = getattr(settings, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            label = field.replace("_", " ")
+            raise InvalidRequestError(field, f"The {label} must be a whole number above 0; {value} was given.")
+
+
+def render_prompt(
+    tokenizer: Any,
+    control: ControlTokens,
+    files: ModelFiles | None,
+    request: ReasoningRequest,
+    context_limit: int,
+) -> RenderedPrompt:
+    """Validate ``request`` and render it to token ids, checked against the context limit."""
+    template_id = validate_request(request, control)
+    system_prompt, source = load_system_prompt(files)
+    messages = (
+        {"role": "system", "content": system_content(system_prompt, load_preamble(template_id))},
+        {"role": "user", "content": user_content(request)},
+    )
+    encoded = tokenizer.apply_chat_template(list(messages), tokenize=True, add_generation_prompt=True, return_dict=True)
+    token_ids = tuple(int(token) for token in encoded["input_ids"])
+    budget = request.settings.thinking_budget + request.settings.answer_budget
+    if len(token_ids) + budget > context_limit:
+        raise ContextLimitError(len(token_ids), budget, context_limit)
+    return RenderedPrompt(
+        token_ids=token_ids,
+        text=tokenizer.decode(list(token_ids), skip_special_tokens=False),
+        template_id=template_id,
+        system_prompt_source=source,
+        system_prompt_sha256=sha256_text(system_prompt),
+        messages=messages,
+    )
+
+
+def _refuse_control_text(request: ReasoningRequest, control: ControlTokens) -> None:
+    # A chat template renders to text before tokenizing, so "[INST]" typed by a user would become
+    # a real control token and could steer the model. Refuse it rather than silently alter evidence.
+    fields = [("question", "The question", request.question)]
+    fields += [("documents", f"The document {d.name!r}", d.text) for d in request.documents]
+    for field, label, text in fields:
+        for special in control.special_texts:
+            if special in text:
+                raise InvalidRequestError(
+                    field,
+                    f"{label} contains the text {special!r}, which the model would read as a control token; "
+                    "remove or rephrase it.",
+                )

@@ -99,11 +99,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _make_tiny_model(args.directory, args.seed)
     request = _request(args)
     validate_request(request)  # fail on bad input before any file is opened
+    prompts = PromptBuilder.open(args.model, args.context_limit)
+    prompt = prompts.render(request)  # a prompt over the context limit fails before the weights load
     if args.command == "prompt":
-        prompt = PromptBuilder.open(args.model, args.context_limit).render(request)
         print(json.dumps(prompt.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    engine = Engine.load(args.model, args.quantization, args.context_limit)
+    engine = Engine.from_prompts(prompts, args.quantization)
     result = engine.generate(request, on_progress=_print_progress if args.stream else None)
     if args.stream:
         sys.stderr.write("\n")

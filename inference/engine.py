@@ -68,8 +68,15 @@ class Engine(PromptBuilder):
         attn_implementation: str | None = None,
     ) -> Engine:
         """Load the checkpoint at ``path`` in ``quantization`` (nf4, int8 or bf16), offline."""
+        quantization_settings(quantization)  # an unknown mode fails before any file is read
+        return cls.from_prompts(PromptBuilder.open(path, context_limit), quantization, attn_implementation)
+
+    @classmethod
+    def from_prompts(
+        cls, prompts: PromptBuilder, quantization: str = DEFAULT_QUANTIZATION, attn_implementation: str | None = None
+    ) -> Engine:
+        """Load the weights behind an already opened ``PromptBuilder``."""
         quant = quantization_settings(quantization)
-        prompts = PromptBuilder.open(path, context_limit)
         started = time.perf_counter()
         model = load_model(prompts.files, quantization, attn_implementation)
         provenance = model_provenance(prompts.files, quant)

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from inference.errors import InferenceError, InvalidRequestError
 from inference.loading import DEFAULT_QUANTIZATION, QUANTIZATION_MODES, force_offline
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = commands.add_parser("make-tiny-model", help="write the tiny random TEST model into DIR")
     tiny.add_argument("directory", type=Path)
     tiny.add_argument("--seed", type=int, default=1234)
+    tiny.add_argument(
+        "--tokenizer", choices=("hf", "tekken"), default="hf", help="HF tokenizer files, or tekken.json only"
+    )
     return parser
 
 
@@ -96,7 +100,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from inference.prompting import validate_request
 
     if args.command == "make-tiny-model":
-        return _make_tiny_model(args.directory, args.seed)
+        return _make_tiny_model(args.directory, args.seed, args.tokenizer)
     request = _request(args)
     validate_request(request)  # fail on bad input before any file is opened
     prompts = PromptBuilder.open(args.model, args.context_limit)
@@ -112,13 +116,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _make_tiny_model(directory: Path, seed: int) -> int:
+def _make_tiny_model(directory: Path, seed: int, tokenizer: Literal["hf", "tekken"]) -> int:
     from inference.hashing import combined_digest, hash_files
     from inference.model_dir import inspect_model_dir
     from inference.tiny_model import make_tiny_model
 
     try:
-        path = make_tiny_model(directory.expanduser().resolve(), seed)
+        path = make_tiny_model(directory.expanduser().resolve(), seed, tokenizer)
     except OSError as exc:
         print(f"error: cannot write the tiny model to {directory} ({exc.strerror}).", file=sys.stderr)
         return EXIT_USAGE

@@ -7,8 +7,10 @@ and its config marks it as a test model so every result from it says so.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
+from typing import Literal
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -79,15 +81,10 @@ def build_tokenizer() -> Tokenizer:
     return tokenizer
 
 
-def make_tiny_model(directory: Path, seed: int = DEFAULT_SEED) -> Path:
-    """Write the tiny test model (config, safetensors weights, tokenizer) into ``directory``."""
-    import torch
-    from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
-    from transformers.utils import logging as transformers_logging
+def write_hf_tokenizer(directory: Path) -> tuple[int, int, int]:
+    """Save the HF tokenizer files; returns vocabulary size, bos id and eos id."""
+    from transformers import PreTrainedTokenizerFast
 
-    transformers_logging.disable_progress_bar()
-
-    directory.mkdir(parents=True, exist_ok=True)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=build_tokenizer(),
         bos_token="<s>",
@@ -96,9 +93,52 @@ def make_tiny_model(directory: Path, seed: int = DEFAULT_SEED) -> Path:
         chat_template=CHAT_TEMPLATE,
     )
     tokenizer.save_pretrained(directory)
+    return len(tokenizer), tokenizer.convert_tokens_to_ids("<s>"), tokenizer.convert_tokens_to_ids("</s>")
+
+
+# tiktoken's split pattern as used by Mistral's tekken tokenizers.
+_TEKKEN_PATTERN = (
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|"
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|"
+    r"\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_TEKKEN_SPECIAL_COUNT = 64
+
+
+def write_tekken_tokenizer(directory: Path) -> tuple[int, int, int]:
+    """Write a byte-level tekken.json (mistral-common's format, v13) carrying its special tokens."""
+    from mistral_common.tokens.tokenizers.base import SpecialTokens
+
+    specials = [token.value for token in SpecialTokens]
+    vocab = [{"rank": i, "token_bytes": base64.b64encode(bytes([i])).decode(), "token_str": None} for i in range(256)]
+    data = {
+        "config": {
+            "pattern": _TEKKEN_PATTERN,
+            "num_vocab_tokens": 256,
+            "default_vocab_size": 256 + _TEKKEN_SPECIAL_COUNT,
+            "default_num_special_tokens": _TEKKEN_SPECIAL_COUNT,
+            "version": "v13",
+        },
+        "vocab": vocab,
+        "special_tokens": [{"rank": i, "token_str": text, "is_control": True} for i, text in enumerate(specials)],
+    }
+    (directory / "tekken.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return 256 + _TEKKEN_SPECIAL_COUNT, specials.index("<s>"), specials.index("</s>")
+
+
+def make_tiny_model(directory: Path, seed: int = DEFAULT_SEED, tokenizer: Literal["hf", "tekken"] = "hf") -> Path:
+    """Write the tiny test model (config, safetensors weights, tokenizer) into ``directory``."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    directory.mkdir(parents=True, exist_ok=True)
+    write = write_tekken_tokenizer if tokenizer == "tekken" else write_hf_tokenizer
+    vocab_size, bos_id, eos_id = write(directory)
 
     config = MistralConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=vocab_size,
         hidden_size=64,
         intermediate_size=256,
         num_hidden_layers=2,
@@ -110,8 +150,8 @@ def make_tiny_model(directory: Path, seed: int = DEFAULT_SEED) -> Path:
         rms_norm_eps=1e-5,
         sliding_window=None,
         tie_word_embeddings=False,
-        bos_token_id=tokenizer.convert_tokens_to_ids("<s>"),
-        eos_token_id=tokenizer.convert_tokens_to_ids("</s>"),
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
         pad_token_id=None,
     )
     setattr(config, TEST_MODEL_MARKER, True)

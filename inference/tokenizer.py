@@ -74,7 +74,9 @@ def _token_id(tokenizer: Any, name: str) -> int | None:
 
 def _special_texts(tokenizer: Any) -> tuple[str, ...]:
     texts = set(getattr(tokenizer, "all_special_tokens", []) or [])
-    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    added = getattr(tokenizer, "added_tokens_decoder", None)
+    if not isinstance(added, dict):  # mistral-common's backend exposes a method here, not a mapping
+        added = {}
     texts.update(str(token) for token in added.values() if getattr(token, "special", False))
     texts.update((THINK, END_THINK))
     return tuple(sorted(text for text in texts if text))

@@ -71,13 +71,14 @@ def load_model(files: ModelFiles, mode: str, attn_implementation: str | None = N
     quantization = bitsandbytes_config(mode)
     device_map = "auto" if torch.cuda.is_available() else "cpu"
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model, info = AutoModelForCausalLM.from_pretrained(
             str(files.path),
             local_files_only=True,
             dtype=torch.bfloat16,
             quantization_config=quantization,
             device_map=device_map,
             attn_implementation=attn_implementation,
+            output_loading_info=True,
         )
     except torch.cuda.OutOfMemoryError as exc:
         raise QuantizationError(
@@ -86,5 +87,13 @@ def load_model(files: ModelFiles, mode: str, attn_implementation: str | None = N
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelDirectoryError(f"The model in {files.path} cannot be loaded ({first}).") from exc
+    # transformers fills tensors absent from the checkpoint with random values and only warns:
+    # that would be fabricated output, so a checkpoint that lacks any weight is refused.
+    missing = sorted(info.get("missing_keys") or []) + sorted(info.get("mismatched_keys") or [])
+    if missing:
+        raise ModelDirectoryError(
+            f"The weights in {files.path} lack or mis-shape {len(missing)} of the model's tensors "
+            f"(first: {missing[0]}); copy the weight files again."
+        )
     model.eval()
     return model

@@ -91,8 +91,14 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _weight_files(path: Path) -> tuple[Path, ...]:
     index = path / "model.safetensors.index.json"
     if index.is_file():
-        weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
-        shards = sorted(set(weight_map.values()))
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            shards = []
+        if not shards:
+            raise ModelDirectoryError(
+                f"The model.safetensors.index.json in {path} is damaged or lists no weight files; copy it again."
+            )
         missing = [name for name in shards if not (path / name).is_file()]
         if missing:
             raise ModelDirectoryError(
@@ -117,9 +123,10 @@ def _check_safetensors_complete(weight: Path) -> None:
         with weight.open("rb") as handle:
             (header_len,) = struct.unpack("<Q", handle.read(8))
             header = json.loads(handle.read(header_len))
-    except (struct.error, ValueError, OSError) as exc:
+        tensors = [entry for key, entry in header.items() if key != "__metadata__"]
+        data_end = max((int(entry["data_offsets"][1]) for entry in tensors), default=0)
+    except (struct.error, ValueError, OSError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise ModelDirectoryError(f"The weight file {weight} is damaged or truncated; copy it again.") from exc
-    data_end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
     if size != 8 + header_len + data_end:
         raise ModelDirectoryError(
             f"The weight file {weight} is truncated ({size} bytes, its header expects {8 + header_len + data_end}); "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.engine import PromptBuilder
+from inference.engine import Engine, PromptBuilder
 from inference.errors import ModelDirectoryError
 
 
@@ -52,8 +52,30 @@ def test_missing_shard_listed_in_index(tiny_model_dir: Path, tmp_path: Path):
     (model / "model.safetensors").rename(model / "model-00001-of-00002.safetensors")
     index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
     (model / "model.safetensors.index.json").write_text(json.dumps(index))
-    assert "1 of 2 weight files" in refusal(model)
-    assert "model-00002-of-00002.safetensors" in refusal(model)
+    message = refusal(model)
+    assert "1 of 2 weight files" in message
+    assert "model-00002-of-00002.safetensors" in message
+
+
+@pytest.mark.parametrize("index", ["{", "{}", '{"weight_map": {}}'])
+def test_damaged_index(tiny_model_dir: Path, tmp_path: Path, index: str):
+    model = copy_model(tiny_model_dir, tmp_path)
+    (model / "model.safetensors.index.json").write_text(index)
+    assert "is damaged or lists no weight files" in refusal(model)
+
+
+@pytest.mark.parametrize("header", [b"\x05\x00\x00\x00\x00\x00\x00\x00[1,2]", b"abc"])
+def test_damaged_weight_header(tiny_model_dir: Path, tmp_path: Path, header: bytes):
+    model = copy_model(tiny_model_dir, tmp_path)
+    (model / "model.safetensors").write_bytes(header)
+    assert "is damaged or truncated" in refusal(model)
+
+
+def test_weights_missing_from_a_valid_file_are_refused_not_randomised(tiny_model_dir: Path, tmp_path: Path):
+    model = copy_model(tiny_model_dir, tmp_path)
+    (model / "model.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")  # valid, no tensors
+    with pytest.raises(ModelDirectoryError, match=r"lack or mis-shape 21 of the model's tensors \(first: lm_head"):
+        Engine.load(model, quantization="bf16")
 
 
 def test_truncated_weights(tiny_model_dir: Path, tmp_path: Path):

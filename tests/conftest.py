@@ -12,13 +12,6 @@ from inference.tiny_model import make_tiny_model
 force_offline()
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Keep manifests out of the developer's ~/.cache and away from other tests.
-    monkeypatch.setenv("GLASSBOX_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.delenv("MAGISTRAL_MODEL_PATH", raising=False)
-
-
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")

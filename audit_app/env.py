@@ -1,0 +1,101 @@
+"""Typed readers for settings from the environment: every bad or missing value fails loudly, naming it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypedDict
+from urllib.parse import unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise ImproperlyConfigured(f"Set the environment variable {name}; see docs/configuration.md.")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value not in ("True", "False"):
+        raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}.")
+    return value == "True"
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_secret(name: str, default: str | None = None) -> str:
+    """``NAME``, else the contents of the file named by ``NAME_FILE`` (Docker and systemd secrets)."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE names {path}, which cannot be read ({exc.strerror}).") from None
+    if default is None:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE; see docs/configuration.md.")
+    return default
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Django's DATABASES entry for a ``postgresql://user:password@host:port/name`` URL."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql") or not parsed.path.strip("/"):
+        raise ImproperlyConfigured(f"DATABASE_URL must look like postgresql://user@host:port/name, not {url!r}.")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")),
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+class GlassboxSettings(TypedDict):
+    """``settings.GLASSBOX``: typed so every reader gets the right kind of value."""
+
+    MODEL_PATH: str
+    QUANTIZATION: str
+    CONTEXT_LIMIT: int
+    MAX_UPLOAD_BYTES: int
+    MAX_DOCUMENTS: int
+    PROGRESS_INTERVAL: float
+    STALE_AFTER_SECONDS: float
+    QUEUED_TOO_LONG_SECONDS: float
+    SWEEP_INTERVAL_SECONDS: float
+    MAX_ATTEMPTS: int
+    SOFT_TIME_LIMIT: int
+    HARD_TIME_LIMIT: int

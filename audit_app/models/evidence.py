@@ -1,0 +1,81 @@
+"""The evidence: what was asked, with what, and exactly what the model produced. Write-once."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from audit_app.models.organisation import DOMAINS, Case
+from audit_app.models.write_once import WriteOnceModel
+
+
+class Submission(WriteOnceModel):
+    """The frozen request: who, when, which case, question, settings and prompt template."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="submissions")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by_name = models.CharField(max_length=150)  # kept even if the account is renamed
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    domain = models.CharField(max_length=20, choices=DOMAINS)
+    question = models.TextField()
+    template_id = models.CharField(max_length=50)
+    settings = models.JSONField()
+
+
+class Document(WriteOnceModel):
+    """An uploaded file: the original bytes, their SHA-256, and the text the prompt used."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="documents")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original = models.BinaryField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["submission", "position"], name="document_position_unique")]
+
+
+class RunRecord(WriteOnceModel):
+    """Everything the inference engine returned for one job; exactly one per job."""
+
+    job = models.OneToOneField("audit_app.Job", on_delete=models.PROTECT, related_name="run")
+    created_at = models.DateTimeField(auto_now_add=True)
+    prompt_text = models.TextField()
+    prompt_token_ids = models.JSONField()
+    prompt_token_count = models.PositiveIntegerField()
+    template_id = models.CharField(max_length=50)
+    system_prompt_source = models.CharField(max_length=500)
+    system_prompt_sha256 = models.CharField(max_length=64)
+    settings = models.JSONField()
+    thinking = models.TextField()
+    answer = models.TextField()
+    thinking_blocks = models.JSONField()
+    raw_output = models.TextField()
+    output_token_ids = models.JSONField()
+    finish_reason = models.CharField(max_length=20)
+    thinking_end = models.CharField(max_length=20)
+    forced_tokens = models.JSONField()
+    thinking_tokens = models.PositiveIntegerField()
+    answer_tokens = models.PositiveIntegerField()
+    generated_tokens = models.PositiveIntegerField()
+    timings = models.JSONField()
+    provenance = models.JSONField()
+    is_test_model = models.BooleanField()
+
+
+class KillSwitchEvent(WriteOnceModel):
+    """Suspending or resuming inference (AI Act Art. 26(5)); the latest event is the state."""
+
+    SUSPEND, RESUME = "suspend", "resume"
+    action = models.CharField(max_length=10, choices=[(SUSPEND, "Suspend"), (RESUME, "Resume")])
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    reason = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

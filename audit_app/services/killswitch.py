@@ -1,0 +1,39 @@
+"""Suspend and resume inference (AI Act Art. 26(5)); each change is recorded with who and when."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from audit_app.models import Job, KillSwitchEvent
+
+
+def current_suspension() -> KillSwitchEvent | None:
+    """The suspension in force, or None while inference runs."""
+    latest = KillSwitchEvent.objects.order_by("-at", "-id").first()
+    return latest if latest is not None and latest.action == KillSwitchEvent.SUSPEND else None
+
+
+def suspend_inference(actor: User, reason: str) -> KillSwitchEvent:
+    """Refuse new submissions and cancel running jobs; queued jobs wait for ``resume_inference``."""
+    if not reason.strip():
+        raise ValueError("Give a reason for suspending inference.")
+    with transaction.atomic():
+        event = KillSwitchEvent.objects.create(
+            action=KillSwitchEvent.SUSPEND, actor=actor, actor_name=actor.get_username(), reason=reason.strip()
+        )
+        Job.objects.filter(status=Job.RUNNING).update(cancel_requested=True)
+    return event
+
+
+def resume_inference(actor: User, reason: str = "") -> KillSwitchEvent:
+    """Accept submissions again and send the jobs that waited while inference was suspended."""
+    from audit_app.services.submission import enqueue_job
+
+    with transaction.atomic():
+        event = KillSwitchEvent.objects.create(
+            action=KillSwitchEvent.RESUME, actor=actor, actor_name=actor.get_username(), reason=reason.strip()
+        )
+        waiting = list(Job.objects.filter(status=Job.QUEUED, cancel_requested=False).values_list("pk", flat=True))
+        transaction.on_commit(lambda: [enqueue_job(job_id) for job_id in waiting])
+    return event

@@ -1,0 +1,127 @@
+"""``submit_job``: validate everything, store submission, documents and job in one transaction, enqueue on commit."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from audit_app.models import Case, Document, Job, Submission, Team
+from audit_app.services.documents import ExtractedDocument, extract_document
+from audit_app.services.errors import SubmissionError
+from audit_app.services.killswitch import current_suspension
+from audit_app.services.prompts import prompt_builder
+from inference import Document as PromptDocument
+from inference import GenerationSettings, InferenceError, InvalidRequestError, ReasoningRequest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+def submit_job(
+    user: User,
+    team: Team,
+    case_reference: str,
+    domain: str,
+    question: str,
+    uploads: Sequence[Upload] = (),
+    generation: GenerationSettings | None = None,
+    case_title: str = "",
+) -> Job:
+    """Store a new job for ``user``'s ``team`` and queue it; ``SubmissionError`` names the field at fault."""
+    suspension = current_suspension()
+    if suspension is not None:
+        raise SubmissionError(
+            "__all__",
+            f"Inference is suspended since {suspension.at:%Y-%m-%d %H:%M} UTC by {suspension.actor_name}: "
+            f"{suspension.reason}",
+        )
+    generation = generation or GenerationSettings()
+    case_reference = case_reference.strip()
+    if not case_reference:
+        raise SubmissionError("case_reference", "Give the case reference this question belongs to.")
+    if Case.objects.filter(reference=case_reference).exclude(team=team).exists():
+        raise SubmissionError("case_reference", f"Case {case_reference} belongs to another team.")
+    limits = settings.GLASSBOX
+    if len(uploads) > limits["MAX_DOCUMENTS"]:
+        raise SubmissionError("documents", f"At most {limits['MAX_DOCUMENTS']} documents can go with one question.")
+    documents = [extract_document(upload.name, upload.data, limits["MAX_UPLOAD_BYTES"]) for upload in uploads]
+    request = ReasoningRequest(
+        domain=domain,
+        question=question,
+        documents=tuple(PromptDocument(d.name, d.text) for d in documents),
+        settings=generation,
+    )
+    template_id = _check_prompt(request)
+    with transaction.atomic():
+        job = _store(user, team, case_reference, case_title, request, template_id, documents)
+        transaction.on_commit(lambda: enqueue_job(job.pk))
+    return job
+
+
+def _check_prompt(request: ReasoningRequest) -> str:
+    try:
+        return prompt_builder().render(request).template_id
+    except InvalidRequestError as error:
+        field = {"temperature": "settings", "top_p": "settings"}.get(error.field, error.field)
+        raise SubmissionError(field, str(error)) from None
+    except InferenceError as error:  # the model folder itself is unusable: say so, store nothing
+        raise SubmissionError("__all__", str(error)) from None
+
+
+def _store(
+    user: User,
+    team: Team,
+    reference: str,
+    title: str,
+    request: ReasoningRequest,
+    template_id: str,
+    documents: list[ExtractedDocument],
+) -> Job:
+    case, _ = Case.objects.get_or_create(
+        team=team, reference=reference, defaults={"domain": request.domain, "title": title}
+    )
+    submission = Submission.objects.create(
+        case=case,
+        submitted_by=user,
+        submitted_by_name=user.get_username(),
+        domain=request.domain,
+        question=request.question,
+        template_id=template_id,
+        settings=request.settings.to_dict(),
+    )
+    for position, document in enumerate(documents):
+        Document.objects.create(
+            submission=submission,
+            position=position,
+            name=document.name,
+            content_type=document.content_type,
+            size=len(document.original),
+            sha256=document.sha256,
+            original=document.original,
+            text=document.text,
+        )
+    return Job.objects.create(submission=submission)
+
+
+def enqueue_job(job_id: int) -> bool:
+    """Send the job to the inference queue; with the broker down it stays queued for the sweep."""
+    from audit_app.tasks import run_job
+
+    try:
+        result = run_job.apply_async(args=(job_id,), retry=False)
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.warning("Broker unreachable: job %s stays queued until the sweep re-sends it.", job_id, exc_info=True)
+        return False
+    Job.objects.filter(pk=job_id, status=Job.QUEUED).update(task_id=result.id, enqueued_at=timezone.now())
+    return True

@@ -1,0 +1,120 @@
+"""Django settings, read from the environment only (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audit_app.env import (
+    GlassboxSettings,
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "audit_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "audit_app.urls"
+WSGI_APPLICATION = "audit_app.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "audit_app" / "static"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "job-list"
+LOGOUT_REDIRECT_URL = "login"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Celery: JSON only, ids only; the inference queue takes one job per worker process at a time.
+CELERY_BROKER_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ROUTES = {"glassbox.run_job": {"queue": "inference"}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redelivery after a lost worker; the conditional claim makes a duplicate delivery harmless.
+    "visibility_timeout": env_int("GLASSBOX_VISIBILITY_TIMEOUT", 3600),
+}
+
+GLASSBOX: GlassboxSettings = {
+    "MODEL_PATH": env_str("MAGISTRAL_MODEL_PATH", ""),
+    "QUANTIZATION": env_str("GLASSBOX_QUANTIZATION", "nf4"),
+    "CONTEXT_LIMIT": env_int("GLASSBOX_CONTEXT_LIMIT", 40_000),
+    "MAX_UPLOAD_BYTES": env_int("GLASSBOX_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+    "MAX_DOCUMENTS": env_int("GLASSBOX_MAX_DOCUMENTS", 10),
+    "PROGRESS_INTERVAL": env_float("GLASSBOX_PROGRESS_INTERVAL", 1.0),
+    "STALE_AFTER_SECONDS": env_float("GLASSBOX_STALE_AFTER_SECONDS", 60.0),
+    "QUEUED_TOO_LONG_SECONDS": env_float("GLASSBOX_QUEUED_TOO_LONG_SECONDS", 60.0),
+    "SWEEP_INTERVAL_SECONDS": env_float("GLASSBOX_SWEEP_INTERVAL_SECONDS", 30.0),
+    "MAX_ATTEMPTS": env_int("GLASSBOX_MAX_ATTEMPTS", 3),
+    "SOFT_TIME_LIMIT": env_int("GLASSBOX_SOFT_TIME_LIMIT", 3600),
+    "HARD_TIME_LIMIT": env_int("GLASSBOX_HARD_TIME_LIMIT", 3900),
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {"task": "glassbox.sweep_jobs", "schedule": GLASSBOX["SWEEP_INTERVAL_SECONDS"]},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("GLASSBOX_LOG_LEVEL", "INFO")},
+}

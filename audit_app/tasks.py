@@ -1,0 +1,61 @@
+"""Celery tasks: thin wrappers that pass ids to the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from audit_app import worker  # connects the load-at-process-start signal
+from audit_app.services import pipeline
+from audit_app.services.killswitch import current_suspension
+from inference import InferenceError
+
+logger = logging.getLogger(__name__)
+LIMITS = settings.GLASSBOX
+
+
+@shared_task(
+    name="glassbox.run_job",
+    acks_late=True,  # safe: a second delivery cannot claim a job that is running or finished
+    reject_on_worker_lost=True,
+    soft_time_limit=LIMITS["SOFT_TIME_LIMIT"],
+    time_limit=LIMITS["HARD_TIME_LIMIT"],
+    bind=True,
+)
+def run_job(self: Task[Any, Any], job_id: int) -> str:
+    if current_suspension() is not None:
+        return "suspended"  # stays queued; resuming sends it again
+    token = uuid.uuid4()
+    job = pipeline.claim_job(job_id, token, self.request.id or "")
+    if job is None:
+        return "not claimed"
+    writer = pipeline.ProgressWriter(job_id, token)
+    try:
+        engine = worker.get_engine()
+        result = engine.generate(
+            pipeline.reasoning_request(job),
+            on_progress=writer,
+            should_cancel=writer.should_cancel,
+            progress_interval=LIMITS["PROGRESS_INTERVAL"],
+        )
+    except SoftTimeLimitExceeded:
+        pipeline.fail_job(job_id, token, f"The job ran past its time limit of {LIMITS['SOFT_TIME_LIMIT']} seconds.")
+        return "failed"
+    except InferenceError as error:  # model missing, out of memory, bad stored request: one sentence each
+        pipeline.fail_job(job_id, token, str(error))
+        return "failed"
+    except Exception as error:
+        logger.exception("Job %s failed", job_id)
+        pipeline.fail_job(job_id, token, f"Generation failed ({type(error).__name__}); the worker log has details.")
+        return "failed"
+    return "recorded" if pipeline.record_run(job_id, token, result) else "superseded"
+
+
+@shared_task(name="glassbox.sweep_jobs", ignore_result=True)
+def sweep_jobs() -> dict[str, int]:
+    return pipeline.sweep_jobs()

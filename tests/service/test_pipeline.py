@@ -1,0 +1,106 @@
+"""Submission to stored run through real Redis, real Celery processes and the tiny model."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from audit_app.models import Job, RunRecord, Team
+from audit_app.services.killswitch import resume_inference, suspend_inference
+from audit_app.services.pipeline import cancel_job
+from audit_app.services.submission import submit_job
+from inference import GenerationSettings
+from tests.service.processes import start_celery, stop, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy"))
+import localservices
+
+from tests.services_plugin import REDIS_PORT, VAR
+
+pytestmark = pytest.mark.django_db(transaction=True)
+# Greedy: thinking loops and is cut early, then the answer runs its full budget (seconds on CPU).
+LONG = GenerationSettings(temperature=0, thinking_budget=2000, answer_budget=6000)
+SHORT = GenerationSettings(thinking_budget=32, answer_budget=32, seed=0)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_celery("worker", tmp_path / "worker.log")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def beat(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_celery("beat", tmp_path / "beat.log")
+    yield process
+    stop(process)
+
+
+def status(job: Job) -> str:
+    job.refresh_from_db()
+    return job.status
+
+
+def test_job_runs_and_its_run_record_holds_thinking_and_answer(worker, analyst: User, team: Team):
+    job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=SHORT)
+    wait_for(lambda: status(job) == Job.SUCCEEDED, what="the job to succeed")
+    run = RunRecord.objects.get(job=job)
+    assert run.thinking
+    assert run.answer
+    assert run.is_test_model
+    assert run.provenance["model_id"] == "glassbox/tiny-magistral-test-model"
+    assert job.attempts == 1
+
+
+def test_cancel_mid_run_stores_the_partial_run(worker, analyst: User, team: Team):
+    job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
+    wait_for(lambda: (job.refresh_from_db(), job.answer_tokens > 50)[1], what="answer tokens to stream")
+    cancel_job(job)
+    wait_for(lambda: status(job) == Job.CANCELLED, timeout=5, what="cancellation within seconds")
+    run = RunRecord.objects.get(job=job)
+    assert run.finish_reason == "cancelled"
+    assert 50 < run.answer_tokens < LONG.answer_budget
+
+
+def test_killed_worker_job_completes_once_after_a_new_worker_starts(tmp_path: Path, analyst: User, team: Team, beat):
+    first = start_celery("worker", tmp_path / "first.log")
+    job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
+    wait_for(lambda: (job.refresh_from_db(), job.answer_tokens > 50)[1], what="the job to be mid-run")
+    stop(first, signal.SIGKILL)
+    second = start_celery("worker", tmp_path / "second.log")
+    try:
+        wait_for(lambda: status(job) == Job.SUCCEEDED, timeout=120, what="the job to finish on the new worker")
+    finally:
+        stop(second)
+    assert RunRecord.objects.filter(job=job).count() == 1
+    assert job.attempts == 2
+
+
+def test_broker_down_at_submission_job_is_kept_and_runs_when_it_returns(worker, beat, analyst: User, team: Team):
+    localservices.stop_redis(VAR, REDIS_PORT)
+    try:
+        job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=SHORT)
+        assert status(job) == Job.QUEUED
+        assert job.enqueued_at is None
+    finally:
+        localservices.start_redis(VAR, REDIS_PORT)
+    wait_for(lambda: status(job) == Job.SUCCEEDED, timeout=90, what="the job to run after the broker returned")
+    assert RunRecord.objects.filter(job=job).count() == 1
+
+
+def test_kill_switch_cancels_running_jobs_and_holds_queued_ones(worker, analyst: User, operator: User, team: Team):
+    running = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
+    wait_for(lambda: status(running) == Job.RUNNING, what="the job to start")
+    suspend_inference(operator, "Incident 42")
+    wait_for(lambda: status(running) == Job.CANCELLED, timeout=5, what="the running job to be cancelled")
+    assert RunRecord.objects.get(job=running).finish_reason == "cancelled"
+    resume_inference(operator, "Incident closed")
+    job = submit_job(analyst, team, "C-2", "legal", "And now?", generation=SHORT)
+    wait_for(lambda: status(job) == Job.SUCCEEDED, what="a job after resuming")

@@ -1,0 +1,42 @@
+"""Loaded with ``-p`` before Django is configured: starts (or reuses) PostgreSQL and Redis under
+``var/test`` and builds the tiny test model, then points the settings at them.
+
+Real services, never fakes: the integration tests talk to the same PostgreSQL, Redis and Celery
+worker processes the product uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("GLASSBOX_TEST_VAR", ROOT / "var" / "test"))
+PG_PORT = int(os.environ.get("GLASSBOX_TEST_PG_PORT", "54330"))
+REDIS_PORT = int(os.environ.get("GLASSBOX_TEST_REDIS_PORT", "63800"))
+
+sys.path.insert(0, str(ROOT / "deploy"))
+import localservices  # noqa: E402
+
+from inference.loading import force_offline  # noqa: E402
+from inference.tiny_model import make_tiny_model  # noqa: E402
+
+force_offline()
+VAR.mkdir(parents=True, exist_ok=True)
+TINY_MODEL = VAR / "tiny-model"
+if not (TINY_MODEL / "model.safetensors").exists():
+    make_tiny_model(TINY_MODEL)
+
+os.environ["DATABASE_URL"] = localservices.start_postgres(VAR, PG_PORT, fast=True)
+os.environ["REDIS_URL"] = localservices.start_redis(VAR, REDIS_PORT)
+os.environ["DJANGO_SETTINGS_MODULE"] = "audit_app.settings"
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ["MAGISTRAL_MODEL_PATH"] = str(TINY_MODEL)
+os.environ.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
+# Quick failure detection in tests; production keeps minutes, not seconds.
+os.environ.setdefault("GLASSBOX_STALE_AFTER_SECONDS", "4")
+os.environ.setdefault("GLASSBOX_QUEUED_TOO_LONG_SECONDS", "2")
+os.environ.setdefault("GLASSBOX_SWEEP_INTERVAL_SECONDS", "1")
+os.environ.setdefault("GLASSBOX_PROGRESS_INTERVAL", "0.2")
+os.environ.setdefault("GLASSBOX_QUANTIZATION", "bf16")

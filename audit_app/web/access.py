@@ -1,0 +1,29 @@
+"""Who may see and do what: roles are Django groups, teams scope what analysts see."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+
+from audit_app.models import Job, Team
+
+ANALYST, REVIEWER, AUDITOR, OPERATOR = "analyst", "reviewer", "auditor", "operator"
+
+
+def has_role(user: User | AnonymousUser, role: str) -> bool:
+    return bool(user.is_authenticated and user.groups.filter(name=role).exists())
+
+
+def visible_jobs(user: User) -> QuerySet[Job]:
+    """Auditors see every job (read-only); everyone else only their teams' jobs."""
+    jobs = Job.objects.select_related("submission__case__team")
+    if has_role(user, AUDITOR):
+        return jobs
+    return jobs.filter(submission__case__team__members=user)
+
+
+def submitting_team(user: User) -> Team | None:
+    """The team an analyst submits for (their first team); None for anyone who may not submit."""
+    if not has_role(user, ANALYST):
+        return None
+    return user.teams.order_by("name").first()

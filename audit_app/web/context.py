@@ -1,0 +1,24 @@
+"""Facts every page shows: which model the service runs, and whether inference is suspended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from audit_app.services.killswitch import current_suspension
+from audit_app.services.prompts import InferenceError, prompt_builder
+from audit_app.web.access import ANALYST, AUDITOR, OPERATOR, REVIEWER, has_role
+
+
+def service_status(request: HttpRequest) -> dict[str, Any]:
+    if not request.user.is_authenticated:
+        return {}
+    try:
+        config = prompt_builder().files.config
+        model = {"id": config.get("glassbox_model_id") or config.get("_name_or_path") or "Magistral Small 1.1",
+                 "is_test_model": bool(config.get("glassbox_test_model")), "error": ""}  # fmt: skip
+    except InferenceError as error:
+        model = {"id": "", "is_test_model": False, "error": str(error)}
+    roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if has_role(request.user, role)]
+    return {"service_model": model, "suspension": current_suspension(), "roles": roles}

@@ -1,0 +1,94 @@
+"""Analyst pages: thin views that parse, authorize, call a service and render."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from audit_app.models import Job
+from audit_app.services.errors import SubmissionError
+from audit_app.services.killswitch import current_suspension
+from audit_app.services.pipeline import cancel_job
+from audit_app.services.submission import Upload, submit_job
+from audit_app.web.access import submitting_team, visible_jobs
+from audit_app.web.forms import SubmitJobForm
+from inference import GenerationSettings
+
+FIELDS_ON_FORM = {"question", "domain", "case_reference", "documents", "thinking_budget", "answer_budget"}
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = visible_jobs(_user(request))
+    status, domain = request.GET.get("status", ""), request.GET.get("domain", "")
+    if status:
+        jobs = jobs.filter(status=status)
+    if domain:
+        jobs = jobs.filter(submission__domain=domain)
+    page = Paginator(jobs, 20).get_page(request.GET.get("page"))
+    return render(request, "jobs/list.html", {"page": page, "status": status, "domain": domain,
+                                              "statuses": Job.STATUSES})  # fmt: skip
+
+
+@login_required
+def submit(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    team = submitting_team(user)
+    if team is None:
+        raise PermissionDenied("Only analysts who belong to a team can submit questions.")
+    form = SubmitJobForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            settings = GenerationSettings(
+                temperature=data["temperature"], top_p=data["top_p"], seed=data["seed"],
+                thinking_budget=data["thinking_budget"], answer_budget=data["answer_budget"],
+            )  # fmt: skip
+            uploads = [Upload(f.name or "", f.read()) for f in data["documents"]]
+            job = submit_job(user, team, data["case_reference"], data["domain"], data["question"], uploads,
+                             settings, data["case_title"])  # fmt: skip
+        except SubmissionError as error:
+            field = error.field if error.field in FIELDS_ON_FORM else None
+            form.add_error(field, str(error))
+        else:
+            return redirect("job-detail", pk=job.pk)
+    return render(request, "jobs/submit.html", {"form": form, "team": team, "suspension": current_suspension()})
+
+
+@login_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(visible_jobs(_user(request)).select_related("submission"), pk=pk)
+    run = getattr(job, "run", None)
+    return render(request, "jobs/detail.html", {"job": job, "run": run,
+                                                "documents": job.submission.documents.all()})  # fmt: skip
+
+
+@login_required
+def job_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The polled fragment; once the job is finished the page reloads to show the stored record."""
+    job = get_object_or_404(visible_jobs(_user(request)), pk=pk)
+    response = render(request, "jobs/_live.html", {"job": job})
+    if job.is_finished:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    job = get_object_or_404(visible_jobs(user), pk=pk)
+    if submitting_team(user) is None:
+        raise PermissionDenied("Only analysts can cancel jobs.")
+    cancel_job(job)
+    return redirect("job-detail", pk=pk)

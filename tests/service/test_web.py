@@ -1,0 +1,138 @@
+"""The analyst pages through Django's test client: roles, teams, form errors, safe rendering, labels."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from audit_app.models import Case, Job, KillSwitchEvent, RunRecord, Submission, Team
+from audit_app.services.submission import submit_job
+from tests.service.test_submission import pdf
+
+pytestmark = pytest.mark.django_db
+FORM = {"domain": "legal", "case_reference": "C-1", "question": "Is it binding?", "thinking_budget": 64,
+        "answer_budget": 64, "temperature": 0.7, "top_p": 0.95, "seed": 0}  # fmt: skip
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post_form(user: User, **changes: object) -> object:
+    files = changes.pop("documents", None)
+    data = {**FORM, **changes}
+    if files is not None:
+        data["documents"] = files
+    return client_for(user).post(reverse("job-submit"), data)
+
+
+def test_pages_require_login():
+    response = Client().get(reverse("job-list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_submit_form_stores_the_job_and_shows_its_page(analyst: User):
+    response = post_form(analyst, documents=[SimpleUploadedFile("a.txt", b"Clause 1.")])
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("job-detail", args=[job.pk])
+    page = client_for(analyst).get(response["Location"]).content.decode()
+    assert "Is it binding?" in page
+    assert "a.txt" in page
+    assert "TEST MODEL in use" in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "sentence"),
+    [
+        ({"question": ""}, "question", "This field is required."),
+        ({"domain": "tax"}, "domain", "Select a valid choice."),
+        ({"documents": [SimpleUploadedFile("a.exe", b"MZ")]}, "documents", "only .txt, .md and .pdf files"),
+        ({"documents": [SimpleUploadedFile("s.pdf", pdf(None))]}, "documents", "s.pdf has no extractable text"),
+        ({"thinking_budget": 39_800}, "documents", "over the context limit of 40000 tokens"),
+        ({"thinking_budget": 0}, "thinking_budget", "The thinking budget must be a whole number above 0"),
+    ],
+)
+def test_bad_input_is_shown_beside_its_field_and_nothing_is_stored(
+    analyst: User, changes: dict[str, object], field: str, sentence: str
+):
+    response = post_form(analyst, **changes)
+    assert response.status_code == 200
+    assert sentence in " ".join(response.context["form"].errors[field])
+    assert (Submission.objects.count(), Job.objects.count()) == (0, 0)
+
+
+def test_file_over_the_size_limit(analyst: User, settings):
+    settings.GLASSBOX = {**settings.GLASSBOX, "MAX_UPLOAD_BYTES": 10}
+    response = post_form(analyst, documents=[SimpleUploadedFile("big.txt", b"x" * 11)])
+    assert "big.txt is 11 bytes, over the limit of 10 bytes per file." in response.context["form"].errors["documents"]
+    assert Job.objects.count() == 0
+
+
+def test_case_of_another_team_is_a_form_error(analyst: User, other_team: Team):
+    Case.objects.create(team=other_team, reference="T-9", domain="legal")
+    response = post_form(analyst, case_reference="T-9")
+    assert response.context["form"].errors["case_reference"] == ["Case T-9 belongs to another team."]
+    assert Job.objects.count() == 0
+
+
+def test_analysts_see_only_their_teams_jobs(analyst: User, outsider: User, team: Team):
+    job = submit_job(analyst, team, "C-1", "legal", "Secret question?")
+    assert "Secret question?" not in client_for(outsider).get(reverse("job-list")).content.decode()
+    assert client_for(outsider).get(reverse("job-detail", args=[job.pk])).status_code == 404
+    assert "Secret question?" in client_for(analyst).get(reverse("job-list")).content.decode()
+
+
+def test_only_analysts_submit(operator: User):
+    assert client_for(operator).get(reverse("job-submit")).status_code == 403
+
+
+def finished_job(analyst: User, team: Team, answer: str) -> Job:
+    job = submit_job(analyst, team, "C-1", "legal", "Q?")
+    RunRecord.objects.create(
+        job=job, prompt_text="p", prompt_token_ids=[1], prompt_token_count=1, template_id="legal/v1",
+        system_prompt_source="built-in", system_prompt_sha256="0" * 64, settings={}, thinking="I think.",
+        answer=answer, thinking_blocks=["I think."], raw_output="", output_token_ids=[], finish_reason="eos",
+        thinking_end="model", forced_tokens=[], thinking_tokens=2, answer_tokens=3, generated_tokens=6,
+        timings={}, provenance={"model_id": "glassbox/tiny-magistral-test-model"}, is_test_model=True,
+    )  # fmt: skip
+    Job.objects.filter(pk=job.pk).update(status=Job.SUCCEEDED)
+    return job
+
+
+def test_answer_markdown_is_rendered_safely_with_labels(analyst: User, team: Team):
+    answer = "**Yes.** <script>alert(1)</script> [link](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    job = finished_job(analyst, team, answer)
+    page = client_for(analyst).get(reverse("job-detail", args=[job.pk])).content.decode()
+    assert "<strong>Yes.</strong>" in page
+    answer_html = page.split('class="answer">')[1].split("</div>")[0]
+    assert "<script" not in answer_html
+    assert 'href="javascript:' not in answer_html
+    assert "<img" not in answer_html
+    assert "&lt;script&gt;" in answer_html  # shown as text, never run
+    assert "AI-generated" in page
+    assert "This run came from a TEST MODEL" in page
+    assert "reasons less reliably outside English" in page
+
+
+def test_live_fragment_asks_for_a_reload_once_finished(analyst: User, team: Team):
+    job = finished_job(analyst, team, "Done.")
+    response = client_for(analyst).get(reverse("job-live", args=[job.pk]))
+    assert response["HX-Refresh"] == "true"
+
+
+def test_kill_switch_is_for_operators_and_records_who(operator: User, analyst: User):
+    assert client_for(analyst).get(reverse("kill-switch")).status_code == 403
+    client_for(operator).post(reverse("kill-switch"), {"reason": "Audit finding 7"})
+    event = KillSwitchEvent.objects.get()
+    assert (event.action, event.actor_name, event.reason) == ("suspend", "oscar", "Audit finding 7")
+    response = post_form(analyst)
+    assert "Inference is suspended" in " ".join(response.context["form"].non_field_errors())
+    client_for(operator).post(reverse("kill-switch"), {"action": "resume"})
+    assert KillSwitchEvent.objects.first().action == "resume"

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group, User
 
 from audit_app.models import Team
+from tests.service.processes import start_celery, stop
 
 
 def make_user(username: str, role: str, team: Team | None) -> User:
@@ -37,3 +42,18 @@ def outsider(other_team: Team) -> User:
 @pytest.fixture
 def operator(db) -> User:
     return make_user("oscar", "operator", None)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (prefork, one child holding the model) on the test database."""
+    process = start_celery("worker", tmp_path / "worker.log")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def beat(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_celery("beat", tmp_path / "beat.log")
+    yield process
+    stop(process)

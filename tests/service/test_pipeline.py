@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,20 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Greedy: thinking loops and is cut early, then the answer runs its full budget (seconds on CPU).
 LONG = GenerationSettings(temperature=0, thinking_budget=2000, answer_budget=6000)
 SHORT = GenerationSettings(thinking_budget=32, answer_budget=32, seed=0)
-
-
-@pytest.fixture
-def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    process = start_celery("worker", tmp_path / "worker.log")
-    yield process
-    stop(process)
-
-
-@pytest.fixture
-def beat(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    process = start_celery("beat", tmp_path / "beat.log")
-    yield process
-    stop(process)
 
 
 def status(job: Job) -> str:

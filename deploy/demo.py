@@ -1,0 +1,88 @@
+"""Bring the whole service up on this machine: PostgreSQL, Redis, migrations, demo users, the model
+(the tiny TEST model when MAGISTRAL_MODEL_PATH is unset), a Celery worker, beat and the web server
+on http://127.0.0.1:8000. Ctrl-C stops all of it. Data lives under var/demo/."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import localservices
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "demo"
+PYTHON = sys.executable
+
+
+def prepare_environment() -> dict[str, str]:
+    VAR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["DATABASE_URL"] = localservices.start_postgres(VAR, int(env.get("GLASSBOX_DEMO_PG_PORT", "54329")))
+    env["REDIS_URL"] = localservices.start_redis(VAR, int(env.get("GLASSBOX_DEMO_REDIS_PORT", "63799")))
+    secret = VAR / "secret_key"
+    if not secret.exists():
+        secret.write_text(secrets.token_urlsafe(50))
+        secret.chmod(0o600)
+    env["DJANGO_SECRET_KEY_FILE"] = str(secret)
+    env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
+    if not env.get("MAGISTRAL_MODEL_PATH"):
+        tiny = VAR / "tiny-model"
+        if not (tiny / "model.safetensors").exists():
+            subprocess.run([PYTHON, "-m", "inference", "make-tiny-model", str(tiny)], check=True, env=env)
+        env["MAGISTRAL_MODEL_PATH"] = str(tiny)
+        env.setdefault("GLASSBOX_QUANTIZATION", "bf16")
+        print(f"MAGISTRAL_MODEL_PATH is not set: running the tiny TEST model from {tiny}.\n"
+              "Its output is noise, not reasoning, and every page and record says so.", flush=True)  # fmt: skip
+    return env
+
+
+def _stop_on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt  # a plain kill or a closed terminal shuts down as cleanly as Ctrl-C
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    env = prepare_environment()
+    manage = [PYTHON, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], check=True, env=env, cwd=ROOT)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True, env=env, cwd=ROOT)
+    subprocess.run([*manage, "seed_demo"], check=True, env=env, cwd=ROOT)
+    celery = [PYTHON, "-m", "celery", "-A", "audit_app"]
+    logs = VAR / "logs"
+    logs.mkdir(exist_ok=True)
+    commands = {
+        "worker": [*celery, "worker", "-Q", "inference,celery", "-c", "1", "--loglevel=INFO"],
+        "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(VAR / "beat-schedule")],
+        "web": [PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", "127.0.0.1:8000", "-w", "2", "--timeout", "120"],
+    }
+    processes = {name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
+                                        stdout=(logs / f"{name}.log").open("ab"), stderr=subprocess.STDOUT)
+                 for name, command in commands.items()}  # fmt: skip
+    print(f"Glassbox is up on http://127.0.0.1:8000 (logs in {logs}). Ctrl-C stops everything.", flush=True)
+    try:
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        stopped = [name for name, process in processes.items() if process.poll() is not None]
+        print(f"{', '.join(stopped)} stopped; see {logs}. Shutting the rest down.", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        localservices.stop_redis(VAR, int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0]))
+        localservices.stop_postgres(VAR)
+
+
+if __name__ == "__main__":
+    main()

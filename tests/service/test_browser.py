@@ -1,0 +1,56 @@
+"""A person's path through the product, in Debian's Chromium driven by Playwright: log in, submit,
+watch the job finish, read thinking and answer. Saves a screenshot to docs/img/job-page.png."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, sync_playwright
+
+from audit_app.models import Job, RunRecord
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "job-page.png"
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def test_analyst_submits_in_the_browser_and_reads_the_finished_run(live_server, worker, browser, analyst: User):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice")
+    page.click("button[type=submit]")
+    page.click("text=New question")
+    page.select_option("#id_domain", "legal")
+    page.fill("#id_case_reference", "LIT-2026-014")
+    page.fill("#id_question", "Is a verbal agreement to extend the lease binding under clause 12?")
+    page.set_input_files("#id_documents", files=[{"name": "lease.txt", "mimeType": "text/plain",
+                         "buffer": b"Clause 12: Any extension must be agreed in writing."}])  # fmt: skip
+    page.click("summary")  # open the generation settings
+    page.fill("#id_thinking_budget", "120")
+    page.fill("#id_answer_budget", "80")
+    page.click("button:has-text('Submit')")
+    page.wait_for_selector("h1 [data-status=succeeded]", timeout=90_000)
+    page.click("summary:has-text('Thinking')")
+    run = RunRecord.objects.get(job=Job.objects.get())
+    assert page.locator(".answer").inner_text().strip()
+    assert page.locator("details .trace").inner_text().strip() == run.thinking.strip()
+    assert page.get_by_text("This run came from a TEST MODEL").is_visible()
+    assert page.locator(".label-ai").first.is_visible()
+    page.screenshot(path=str(SCREENSHOT), full_page=True)

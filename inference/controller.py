@@ -68,6 +68,7 @@ class GenerationController:
         self._thinking_text = _TextStream(decode)
         self._answer_text = _TextStream(decode)
         self.started_at = clock()
+        self.started_wall = time.time()  # comparable with other processes' clocks (queue latency)
         self.first_token_at: float | None = None
         self._last_progress = float("-inf")
         self._final_sent = False

@@ -133,6 +133,7 @@ class Engine(PromptBuilder):
             answer_tokens=split.answer_token_count,
             generated_tokens=len(output_ids),
             timings={
+                "started_at_unix": round(controller.started_wall, 6),
                 "time_to_first_token_seconds": round(first - controller.started_at, 4),
                 "generation_seconds": round(ended - controller.started_at, 4),
                 "decode_tokens_per_second": round((len(output_ids) - 1) / decode_seconds, 2)

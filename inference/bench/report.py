@@ -37,9 +37,9 @@ def section(machine: str, bandwidth: str, rows: Sequence[Measurement], notes: Se
     return "\n".join([*body, END])
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the benchmark's own section of ``path``, keeping everything written around it."""
+def write_section(path: Path, text: str, start: str = START, end: str = END) -> None:
+    """Replace one benchmark's own section of ``path`` (between its markers), keeping everything around it."""
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     updated = pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip() + "\n\n" + text
     path.write_text(updated.rstrip() + "\n", encoding="utf-8")

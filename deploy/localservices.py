@@ -53,8 +53,15 @@ def start_postgres(var: Path, port: int, fast: bool = False) -> str:
         options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
         if fast:  # tests throw their data away; durability only costs time there
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        _run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(sockets / "postgres.log"), "-o", options,
-                        "-w", "start"]))  # fmt: skip
+        log = sockets / "postgres.log"
+        started = subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+                                            "-w", "start"]), capture_output=True, text=True)  # fmt: skip
+        if started.returncode != 0:
+            last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise SystemExit(
+                f"PostgreSQL did not start on 127.0.0.1:{port} ({last[0] if last else started.stderr.strip()}); "
+                "if another server holds that port, stop it or choose another port (docs/configuration.md)."
+            )
     exists = _run([str(binaries / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", "postgres",
                    "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"])  # fmt: skip
     if exists.stdout.strip() != "1":

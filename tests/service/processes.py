@@ -15,14 +15,14 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _environment() -> dict[str, str]:
+def _environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
     database = settings.DATABASES["default"]
-    env = dict(os.environ)
+    env = dict(os.environ) | (overrides or {})
     env["DATABASE_URL"] = f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     return env
 
 
-def start_celery(kind: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start_celery(kind: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``kind`` is ``worker`` or ``beat``; its own process group so a test can kill it whole."""
     command = [sys.executable, "-m", "celery", "-A", "audit_app", kind, "--loglevel=INFO", *extra]
     if kind == "worker":
@@ -31,7 +31,7 @@ def start_celery(kind: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     else:
         command += ["--schedule", str(log.with_suffix(".schedule"))]
     handle = log.open("ab")
-    return subprocess.Popen(command, cwd=ROOT, env=_environment(), stdout=handle, stderr=handle,
+    return subprocess.Popen(command, cwd=ROOT, env=_environment(env), stdout=handle, stderr=handle,
                             start_new_session=True)  # fmt: skip
 
 

@@ -88,3 +88,28 @@ def test_kill_switch_cancels_running_jobs_and_holds_queued_ones(worker, analyst:
     resume_inference(operator, "Incident closed")
     job = submit_job(analyst, team, "C-2", "legal", "And now?", generation=SHORT)
     wait_for(lambda: status(job) == Job.SUCCEEDED, what="a job after resuming")
+
+
+@pytest.mark.parametrize(
+    ("environment", "reason"),
+    [
+        ({"MAGISTRAL_MODEL_PATH": "/srv/models/absent"}, "There is no model directory at /srv/models/absent"),
+        ({"GLASSBOX_SOFT_TIME_LIMIT": "1"}, "The job ran past its time limit of 1 seconds."),
+    ],
+)
+def test_failure_is_stored_with_a_clear_reason(
+    tmp_path: Path, analyst: User, team: Team, environment: dict[str, str], reason: str, monkeypatch
+):
+    from audit_app.tasks import run_job
+
+    # Celery sends the time limits with the message, from the sending process's task options.
+    limit = int(environment.get("GLASSBOX_SOFT_TIME_LIMIT", "3600"))
+    monkeypatch.setattr(run_job._get_current_object(), "soft_time_limit", limit)
+    failing = start_celery("worker", tmp_path / "worker.log", env=environment)
+    try:
+        job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
+        wait_for(lambda: status(job) == Job.FAILED, timeout=60, what="the job to fail")
+    finally:
+        stop(failing)
+    assert reason in job.error
+    assert not RunRecord.objects.filter(job=job).exists()

@@ -42,11 +42,13 @@ def prepare_environment() -> dict[str, str]:
 
 
 def _stop_on_sigterm(*_: object) -> None:
-    raise KeyboardInterrupt  # a plain kill or a closed terminal shuts down as cleanly as Ctrl-C
+    raise KeyboardInterrupt  # Ctrl-C, a plain kill or a closed terminal all shut down the same way
 
 
 def main() -> None:
+    # Both explicitly: a shell that starts us in the background hands SIGINT down as ignored.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, _stop_on_sigterm)
     env = prepare_environment()
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], check=True, env=env, cwd=ROOT)

@@ -136,3 +136,24 @@ def test_kill_switch_is_for_operators_and_records_who(operator: User, analyst: U
     assert "Inference is suspended" in " ".join(response.context["form"].non_field_errors())
     client_for(operator).post(reverse("kill-switch"), {"action": "resume"})
     assert KillSwitchEvent.objects.first().action == "resume"
+
+
+def test_list_filters_by_status_and_domain(analyst: User, team: Team):
+    legal = submit_job(analyst, team, "C-1", "legal", "Legal question?")
+    submit_job(analyst, team, "C-2", "finance", "Finance question?")
+    Job.objects.filter(pk=legal.pk).update(status=Job.FAILED)
+    page = client_for(analyst).get(reverse("job-list"), {"status": "failed"}).content.decode()
+    assert "Legal question?" in page
+    assert "Finance question?" not in page
+    page = client_for(analyst).get(reverse("job-list"), {"domain": "finance"}).content.decode()
+    assert "Finance question?" in page
+    assert "Legal question?" not in page
+
+
+def test_auditors_read_every_teams_jobs_but_cannot_submit(analyst: User, team: Team):
+    from tests.service.conftest import make_user
+
+    auditor = make_user("audrey", "auditor", None)
+    job = submit_job(analyst, team, "C-1", "legal", "Visible to audit?")
+    assert client_for(auditor).get(reverse("job-detail", args=[job.pk])).status_code == 200
+    assert client_for(auditor).get(reverse("job-submit")).status_code == 403

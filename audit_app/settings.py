@@ -120,7 +120,12 @@ GLASSBOX: GlassboxSettings = {
     "HARD_TIME_LIMIT": env_int("GLASSBOX_HARD_TIME_LIMIT", 3900),
 }
 CELERY_BEAT_SCHEDULE = {
-    "sweep-jobs": {"task": "glassbox.sweep_jobs", "schedule": GLASSBOX["SWEEP_INTERVAL_SECONDS"]},
+    # A sweep nobody ran within one interval is superseded by the next one: let it expire, not pile up.
+    "sweep-jobs": {
+        "task": "glassbox.sweep_jobs",
+        "schedule": GLASSBOX["SWEEP_INTERVAL_SECONDS"],
+        "options": {"expires": GLASSBOX["SWEEP_INTERVAL_SECONDS"]},
+    },
 }
 
 LOGGING = {

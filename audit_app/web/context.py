@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.prompts import InferenceError, prompt_builder
-from audit_app.web.access import ANALYST, AUDITOR, OPERATOR, REVIEWER, has_role
+from audit_app.web.access import ANALYST, AUDITOR, OPERATOR, REVIEWER
 
 
 def service_status(request: HttpRequest) -> dict[str, Any]:
@@ -20,5 +20,6 @@ def service_status(request: HttpRequest) -> dict[str, Any]:
                  "is_test_model": bool(config.get("glassbox_test_model")), "error": ""}  # fmt: skip
     except InferenceError as error:
         model = {"id": "", "is_test_model": False, "error": str(error)}
-    roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if has_role(request.user, role)]
+    names = set(request.user.groups.values_list("name", flat=True))
+    roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if role in names]
     return {"service_model": model, "suspension": current_suspension(), "roles": roles}

@@ -47,6 +47,9 @@ def operator(db) -> User:
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process (prefork, one child holding the model) on the test database."""
+    from audit_app.celery import app
+
+    app.control.purge()  # messages left by earlier tests belong to jobs that no longer exist
     process = start_celery("worker", tmp_path / "worker.log")
     yield process
     stop(process)

@@ -13,6 +13,7 @@ from audit_app.models import Job, RunRecord, Team
 from audit_app.services.killswitch import resume_inference, suspend_inference
 from audit_app.services.pipeline import cancel_job
 from audit_app.services.submission import submit_job
+from audit_app.tasks import run_job
 from inference import GenerationSettings
 from tests.service.processes import start_celery, stop, wait_for
 
@@ -54,6 +55,7 @@ def test_cancel_mid_run_stores_the_partial_run(worker, analyst: User, team: Team
 
 
 def test_killed_worker_job_completes_once_after_a_new_worker_starts(tmp_path: Path, analyst: User, team: Team, beat):
+    run_job.app.control.purge()
     first = start_celery("worker", tmp_path / "first.log")
     job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
     wait_for(lambda: (job.refresh_from_db(), job.answer_tokens > 50)[1], what="the job to be mid-run")
@@ -100,11 +102,11 @@ def test_kill_switch_cancels_running_jobs_and_holds_queued_ones(worker, analyst:
 def test_failure_is_stored_with_a_clear_reason(
     tmp_path: Path, analyst: User, team: Team, environment: dict[str, str], reason: str, monkeypatch
 ):
-    from audit_app.tasks import run_job
-
-    # Celery sends the time limits with the message, from the sending process's task options.
-    limit = int(environment.get("GLASSBOX_SOFT_TIME_LIMIT", "3600"))
-    monkeypatch.setattr(run_job._get_current_object(), "soft_time_limit", limit)
+    # Celery sends the time limits with the message, from the sending process's task options (cached).
+    task = run_job._get_current_object()
+    monkeypatch.setattr(task, "soft_time_limit", int(environment.get("GLASSBOX_SOFT_TIME_LIMIT", "3600")))
+    monkeypatch.setattr(task, "_exec_options", None)
+    run_job.app.control.purge()
     failing = start_celery("worker", tmp_path / "worker.log", env=environment)
     try:
         job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)

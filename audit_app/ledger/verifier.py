@@ -1,0 +1,241 @@
+"""Standalone verification of RFC 6962 proofs, C2SP signed checkpoints and Glassbox evidence bundles.
+
+Needs only the Python standard library and ``cryptography``; copy this one file to verify offline:
+
+    python verifier.py bundle.json --key glassbox.vkey
+
+Exit 0: the record is in the log under a checkpoint signed by the trusted key. Exit 1: it is not,
+and one sentence says why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+LEAF_PREFIX, NODE_PREFIX = b"\x00", b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+ED25519_ALGORITHM = 0x01
+
+
+class VerificationError(Exception):
+    """Evidence that does not verify; the message says why in one sentence."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """RFC 9162 §2.1.3.2: the root that ``proof`` leads to from leaf ``index`` of a tree of ``size``."""
+    if index >= size:
+        raise VerificationError(f"Leaf index {index} is outside a tree of size {size}.")
+    fn, sn, result = index, size - 1, leaf
+    for sibling in proof:
+        if len(sibling) != 32:
+            raise VerificationError("An inclusion proof element is not a 32-byte hash.")
+        if sn == 0:
+            raise VerificationError("The inclusion proof is longer than the tree is deep.")
+        if fn & 1 or fn == sn:
+            result = node_hash(sibling, result)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            result = node_hash(result, sibling)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise VerificationError("The inclusion proof is shorter than the tree is deep.")
+    return result
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
+    if root_from_inclusion_proof(index, size, leaf, proof) != root:
+        raise VerificationError(f"The inclusion proof for leaf {index} does not lead to the root of size {size}.")
+
+
+def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
+    """RFC 9162 §2.1.4.2: the tree of ``size2`` extends the tree of ``size1`` without changing it."""
+    if size1 > size2:
+        raise VerificationError(f"A tree of size {size2} cannot extend one of size {size1}.")
+    if size1 == size2:
+        if proof or root1 != root2:
+            raise VerificationError(f"Two trees of size {size1} have different roots.")
+        return
+    if size1 == 0:
+        if proof:
+            raise VerificationError("A consistency proof from the empty tree must be empty.")
+        return
+    if not proof or any(len(element) != 32 for element in proof):
+        raise VerificationError("The consistency proof is empty or holds an element that is not a 32-byte hash.")
+    path = list(proof)
+    if size1 & (size1 - 1) == 0:  # a power of two: the old root is itself a node of the new tree
+        path.insert(0, root1)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    first = second = path[0]
+    for element in path[1:]:
+        if sn == 0:
+            raise VerificationError("The consistency proof is longer than needed.")
+        if fn & 1 or fn == sn:
+            first, second = node_hash(element, first), node_hash(element, second)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            second = node_hash(second, element)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0 or first != root1 or second != root2:
+        raise VerificationError(f"The consistency proof does not link the tree of size {size1} to size {size2}.")
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """C2SP signed-note key id: first 4 bytes of SHA-256(name, newline, algorithm byte, key)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519_ALGORITHM]) + public_key).digest()[:4]
+
+
+def parse_verifier_key(text: str) -> tuple[str, bytes]:
+    """``name+hexid+base64(0x01 || key)`` → (name, 32-byte Ed25519 public key)."""
+    try:
+        name, hex_id, encoded = text.strip().split("+", 2)  # base64 may itself contain "+"
+        raw = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise VerificationError("The public key is not a signed-note verifier key (name+id+key).") from None
+    if len(raw) != 33 or raw[0] != ED25519_ALGORITHM or key_id(name, raw[1:]).hex() != hex_id:
+        raise VerificationError("The public key is not a valid Ed25519 signed-note verifier key.")
+    return name, raw[1:]
+
+
+def verify_checkpoint(note: str, verifier_key: str) -> tuple[str, int, bytes]:
+    """Check the note's Ed25519 signature by the trusted key; returns (origin, tree size, root)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    name, public_key = parse_verifier_key(verifier_key)
+    body, separator, signatures = note.partition("\n\n")
+    if not separator:
+        raise VerificationError("The checkpoint has no signature block.")
+    body += "\n"
+    wanted = key_id(name, public_key)
+    for line in signatures.splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014" or parts[1] != name:
+            continue
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            continue
+        if blob[:4] != wanted:
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(blob[4:], body.encode())
+        except InvalidSignature:
+            raise VerificationError(f"The checkpoint's signature by {name} is not valid.") from None
+        return parse_checkpoint_body(body)
+    raise VerificationError(f"The checkpoint carries no signature by the trusted key {name}.")
+
+
+def parse_checkpoint_body(body: str) -> tuple[str, int, bytes]:
+    lines = body.split("\n")
+    try:
+        origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
+    except (IndexError, ValueError):
+        raise VerificationError("The checkpoint body is not origin, tree size and root hash.") from None
+    if not origin or size < 0 or len(root) != 32 or str(size) != lines[1]:
+        raise VerificationError("The checkpoint body is not origin, tree size and root hash.")
+    return origin, size, root
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JSON Canonicalization Scheme) bytes of ``value``, as the ledger hashed them."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value).encode()
+    if isinstance(value, int) and abs(value) > 2**53 - 1:
+        raise VerificationError("A payload holds an integer beyond JSON's safe range (2^53 - 1).")
+    if isinstance(value, float | int):
+        return _ecmascript_number(value).encode()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).encode()
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda item: item[0].encode("utf-16-be"))
+        return b"{" + b",".join(canonical_json(k) + b":" + canonical_json(v) for k, v in items) + b"}"
+    if isinstance(value, list):
+        return b"[" + b",".join(canonical_json(item) for item in value) + b"]"
+    raise VerificationError(f"A payload holds a value JSON cannot carry ({type(value).__name__}).")
+
+
+def _ecmascript_number(number: float | int) -> str:
+    """ECMAScript's Number.prototype.toString, which RFC 8785 prescribes for numbers."""
+    from decimal import Decimal
+
+    value = float(number)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise VerificationError("A payload holds a number JSON cannot carry (NaN or infinity).")
+    if value == 0:
+        return "0"
+    if value < 0:
+        return "-" + _ecmascript_number(-value)
+    _, digit_tuple, exponent = Decimal(repr(value)).as_tuple()  # repr: the shortest round-trip digits
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    exponent = int(exponent) + len("".join(map(str, digit_tuple))) - len(digits)
+    k, n = len(digits), int(exponent) + len(digits)
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+
+
+def verify_bundle(bundle: dict[str, Any], verifier_key: str) -> str:
+    """Check a Glassbox evidence bundle end to end; returns a one-line summary or raises."""
+    try:
+        payload = bundle["entry"]["payload"]
+        index, size = int(bundle["entry"]["index"]), int(bundle["checkpoint"]["size"])
+        proof = [bytes.fromhex(h) for h in bundle["inclusion_proof"]]
+        note = bundle["checkpoint"]["note"]
+        stated_leaf = bytes.fromhex(bundle["entry"]["leaf_hash"])
+    except (KeyError, TypeError, ValueError):
+        raise VerificationError("The bundle is not a Glassbox evidence bundle (missing or malformed fields).") from None
+    leaf = leaf_hash(canonical_json(payload))
+    if leaf != stated_leaf:
+        raise VerificationError(f"Entry {index}'s payload does not hash to its stated leaf hash.")
+    origin, signed_size, root = verify_checkpoint(note, verifier_key)
+    if signed_size != size:
+        raise VerificationError(f"The bundle says tree size {size} but its checkpoint signs {signed_size}.")
+    verify_inclusion(index, size, leaf, proof, root)
+    return f"Entry {index} ({payload.get('kind', 'record')}) is in {origin} at tree size {size}, signed by the key."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Verify a Glassbox evidence bundle offline.")
+    parser.add_argument("bundle", help="the bundle's JSON file")
+    parser.add_argument("--key", required=True, help="file holding the trusted verifier key (name+id+key)")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.bundle, encoding="utf-8") as handle:
+            bundle = json.load(handle)
+        with open(args.key, encoding="utf-8") as handle:
+            key = handle.read()
+        print(f"VALID: {verify_bundle(bundle, key)}")
+        return 0
+    except (OSError, ValueError) as error:
+        print(f"INVALID: the bundle or key cannot be read ({error}).", file=sys.stderr)
+    except VerificationError as error:
+        print(f"INVALID: {error}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

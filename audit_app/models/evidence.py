@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from audit_app.models.organisation import DOMAINS, Case
 from audit_app.models.write_once import WriteOnceModel
@@ -15,11 +16,13 @@ class Submission(WriteOnceModel):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="submissions")
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_by_name = models.CharField(max_length=150)  # kept even if the account is renamed
-    submitted_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(default=timezone.now)  # set before insert: it is hashed
     domain = models.CharField(max_length=20, choices=DOMAINS)
     question = models.TextField()
     template_id = models.CharField(max_length=50)
     settings = models.JSONField()
+    question_sha256 = models.CharField(max_length=64)
+    record_sha256 = models.CharField(max_length=64)  # canonical JSON of everything above, documents included
 
 
 class Document(WriteOnceModel):
@@ -43,7 +46,7 @@ class RunRecord(WriteOnceModel):
     """Everything the inference engine returned for one job; exactly one per job."""
 
     job = models.OneToOneField("audit_app.Job", on_delete=models.PROTECT, related_name="run")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     prompt_text = models.TextField()
     prompt_token_ids = models.JSONField()
     prompt_token_count = models.PositiveIntegerField()
@@ -65,6 +68,10 @@ class RunRecord(WriteOnceModel):
     timings = models.JSONField()
     provenance = models.JSONField()
     is_test_model = models.BooleanField()
+    prompt_sha256 = models.CharField(max_length=64)
+    thinking_sha256 = models.CharField(max_length=64)
+    answer_sha256 = models.CharField(max_length=64)
+    record_sha256 = models.CharField(max_length=64)
 
 
 class KillSwitchEvent(WriteOnceModel):
@@ -75,7 +82,8 @@ class KillSwitchEvent(WriteOnceModel):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     actor_name = models.CharField(max_length=150)
     reason = models.TextField()
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)
+    record_sha256 = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from audit_app.ledger import log as ledger
+from audit_app.ledger.records import evidence_hash
 from audit_app.models import Job, KillSwitchEvent
 
 
@@ -19,9 +21,7 @@ def suspend_inference(actor: User, reason: str) -> KillSwitchEvent:
     if not reason.strip():
         raise ValueError("Give a reason for suspending inference.")
     with transaction.atomic():
-        event = KillSwitchEvent.objects.create(
-            action=KillSwitchEvent.SUSPEND, actor=actor, actor_name=actor.get_username(), reason=reason.strip()
-        )
+        event = _record(KillSwitchEvent.SUSPEND, actor, reason)
         Job.objects.filter(status=Job.RUNNING).update(cancel_requested=True)
     return event
 
@@ -31,9 +31,15 @@ def resume_inference(actor: User, reason: str = "") -> KillSwitchEvent:
     from audit_app.services.submission import enqueue_job
 
     with transaction.atomic():
-        event = KillSwitchEvent.objects.create(
-            action=KillSwitchEvent.RESUME, actor=actor, actor_name=actor.get_username(), reason=reason.strip()
-        )
+        event = _record(KillSwitchEvent.RESUME, actor, reason)
         waiting = list(Job.objects.filter(status=Job.QUEUED, cancel_requested=False).values_list("pk", flat=True))
         transaction.on_commit(lambda: [enqueue_job(job_id) for job_id in waiting])
+    return event
+
+
+def _record(action: str, actor: User, reason: str) -> KillSwitchEvent:
+    event = KillSwitchEvent(action=action, actor=actor, actor_name=actor.get_username(), reason=reason.strip())
+    event.record_sha256 = evidence_hash(event)
+    event.save()
+    ledger.record_evidence("kill_switch", event)
     return event

@@ -15,6 +15,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit_app.ledger import log as ledger
+from audit_app.ledger.canonical import canonical_json, sha256_hex
+from audit_app.ledger.records import evidence_hash
 from audit_app.models import Document, Job, RunRecord
 from inference import Document as PromptDocument
 from inference import GenerationSettings, Progress, ReasoningRequest, ReasoningResult
@@ -90,7 +93,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
             logger.warning("Job %s was taken over by another attempt; this attempt's result is dropped.", job_id)
             return None
         prompt = result.prompt
-        run = RunRecord.objects.create(
+        run = RunRecord(
             job=job,
             prompt_text=prompt.text,
             prompt_token_ids=list(prompt.token_ids),
@@ -113,7 +116,13 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
             timings=result.timings,
             provenance=result.provenance,
             is_test_model=result.is_test_model,
+            prompt_sha256=sha256_hex(canonical_json(list(prompt.token_ids))),
+            thinking_sha256=sha256_hex(result.thinking.encode()),
+            answer_sha256=sha256_hex(result.answer.encode()),
         )
+        run.record_sha256 = evidence_hash(run)
+        run.save()
+        ledger.record_evidence("run", run)
         job.status = Job.CANCELLED if result.finish_reason == "cancelled" else Job.SUCCEEDED
         job.finished_at = timezone.now()
         job.thinking_tokens, job.answer_tokens = result.thinking_tokens, result.answer_tokens

@@ -11,6 +11,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from audit_app.ledger import log as ledger
+from audit_app.ledger.canonical import sha256_hex
+from audit_app.ledger.records import evidence_hash, evidence_record
 from audit_app.models import Case, Document, Job, Submission, Team
 from audit_app.services.documents import ExtractedDocument, extract_document
 from audit_app.services.errors import SubmissionError
@@ -91,7 +94,7 @@ def _store(
     case, _ = Case.objects.get_or_create(
         team=team, reference=reference, defaults={"domain": request.domain, "title": title}
     )
-    submission = Submission.objects.create(
+    submission = Submission(
         case=case,
         submitted_by=user,
         submitted_by_name=user.get_username(),
@@ -99,18 +102,25 @@ def _store(
         question=request.question,
         template_id=template_id,
         settings=request.settings.to_dict(),
+        question_sha256=sha256_hex(request.question.encode()),
     )
+    submission.record_sha256 = evidence_hash(submission)
+    submission.save()
+    stored = []
     for position, document in enumerate(documents):
-        Document.objects.create(
-            submission=submission,
-            position=position,
-            name=document.name,
-            content_type=document.content_type,
-            size=len(document.original),
-            sha256=document.sha256,
-            original=document.original,
-            text=document.text,
+        stored.append(
+            Document.objects.create(
+                submission=submission,
+                position=position,
+                name=document.name,
+                content_type=document.content_type,
+                size=len(document.original),
+                sha256=document.sha256,
+                original=document.original,
+                text=document.text,
+            )
         )
+    ledger.record_evidence("submission", submission, documents=[evidence_record(d) for d in stored])
     return Job.objects.create(submission=submission)
 
 

@@ -1,0 +1,44 @@
+"""The ledger's own rows: entries (leaves), stored complete subtrees, signed checkpoints. Write-once."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from audit_app.models.write_once import WriteOnceModel
+
+
+class LedgerEntry(WriteOnceModel):
+    """Leaf ``sequence`` of the Merkle log: the canonical payload bytes and their RFC 6962 leaf hash."""
+
+    sequence = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=30)
+    subject = models.CharField(max_length=100, db_index=True)
+    payload = models.BinaryField()
+    leaf_hash = models.BinaryField()
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sequence"]
+
+
+class LedgerNode(WriteOnceModel):
+    """The hash of a complete subtree: level 0 holds leaf hashes, level l covers 2^l leaves."""
+
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="ledger_node_unique")]
+
+
+class Checkpoint(WriteOnceModel):
+    """A signed tree head in C2SP signed-note form."""
+
+    size = models.BigIntegerField()
+    root = models.BinaryField()
+    note = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-size", "-id"]

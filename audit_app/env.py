@@ -99,3 +99,6 @@ class GlassboxSettings(TypedDict):
     MAX_ATTEMPTS: int
     SOFT_TIME_LIMIT: int
     HARD_TIME_LIMIT: int
+    LEDGER_ORIGIN: str
+    LEDGER_KEY: str
+    CHECKPOINT_INTERVAL_SECONDS: float

@@ -118,6 +118,10 @@ GLASSBOX: GlassboxSettings = {
     "MAX_ATTEMPTS": env_int("GLASSBOX_MAX_ATTEMPTS", 3),
     "SOFT_TIME_LIMIT": env_int("GLASSBOX_SOFT_TIME_LIMIT", 3600),
     "HARD_TIME_LIMIT": env_int("GLASSBOX_HARD_TIME_LIMIT", 3900),
+    # The log's name in its checkpoints, and its Ed25519 signing key (PEM, or a path in ..._FILE).
+    "LEDGER_ORIGIN": env_str("GLASSBOX_LEDGER_ORIGIN", "glassbox.local/ledger"),
+    "LEDGER_KEY": env_secret("GLASSBOX_LEDGER_KEY", ""),
+    "CHECKPOINT_INTERVAL_SECONDS": env_float("GLASSBOX_CHECKPOINT_INTERVAL_SECONDS", 60.0),
 }
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran within one interval is superseded by the next one: let it expire, not pile up.
@@ -125,6 +129,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "glassbox.sweep_jobs",
         "schedule": GLASSBOX["SWEEP_INTERVAL_SECONDS"],
         "options": {"expires": GLASSBOX["SWEEP_INTERVAL_SECONDS"]},
+    },
+    "sign-checkpoint": {
+        "task": "glassbox.sign_checkpoint",
+        "schedule": GLASSBOX["CHECKPOINT_INTERVAL_SECONDS"],
+        "options": {"expires": GLASSBOX["CHECKPOINT_INTERVAL_SECONDS"]},
     },
 }
 

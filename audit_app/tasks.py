@@ -59,3 +59,11 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
 @shared_task(name="glassbox.sweep_jobs", ignore_result=True)
 def sweep_jobs() -> dict[str, int]:
     return pipeline.sweep_jobs()
+
+
+@shared_task(name="glassbox.sign_checkpoint", ignore_result=True)
+def sign_checkpoint() -> int | None:
+    from audit_app.ledger.checkpoints import sign_now
+
+    checkpoint = sign_now()
+    return checkpoint.size if checkpoint else None

@@ -196,8 +196,18 @@ def _ecmascript_number(number: float | int) -> str:
     return f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
 
 
+BUNDLE_FORMAT = "glassbox-evidence-bundle/1"
+BUNDLE_FIELDS = {"format", "entry", "inclusion_proof", "checkpoint", "verifier_key"}
+
+
 def verify_bundle(bundle: dict[str, Any], verifier_key: str) -> str:
     """Check a Glassbox evidence bundle end to end; returns a one-line summary or raises."""
+    if set(bundle) != BUNDLE_FIELDS or bundle["format"] != BUNDLE_FORMAT:
+        raise VerificationError(f"The file is not a {BUNDLE_FORMAT} bundle (its fields or format tag differ).")
+    if set(bundle["entry"]) != {"index", "leaf_hash", "payload"} or set(bundle["checkpoint"]) != {"size", "note"}:
+        raise VerificationError("The bundle's entry or checkpoint has missing or extra fields.")
+    if bundle["verifier_key"].strip() != verifier_key.strip():
+        raise VerificationError("The bundle names a different signing key than the one you trust.")
     try:
         payload = bundle["entry"]["payload"]
         index, size = int(bundle["entry"]["index"]), int(bundle["checkpoint"]["size"])
@@ -224,8 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--key", required=True, help="file holding the trusted verifier key (name+id+key)")
     args = parser.parse_args(argv)
     try:
-        with open(args.bundle, encoding="utf-8") as handle:
-            bundle = json.load(handle)
+        with open(args.bundle, "rb") as handle:
+            raw = handle.read().strip()
+        bundle = json.loads(raw)
+        # Bundles are written in canonical JSON: any other byte sequence means the file was edited.
+        if not isinstance(bundle, dict) or canonical_json(bundle) != raw:
+            raise VerificationError("The bundle file is not in canonical form, so it was altered after export.")
         with open(args.key, encoding="utf-8") as handle:
             key = handle.read()
         print(f"VALID: {verify_bundle(bundle, key)}")

@@ -29,6 +29,12 @@ def prepare_environment() -> dict[str, str]:
         secret.write_text(secrets.token_urlsafe(50))
         secret.chmod(0o600)
     env["DJANGO_SECRET_KEY_FILE"] = str(secret)
+    ledger_key = VAR / "ledger.key"
+    if not ledger_key.exists():
+        keygen = [PYTHON, str(ROOT / "manage.py"), "ledger_keygen", str(ledger_key)]
+        subprocess.run(keygen, check=True, env=env)
+    env.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(ledger_key))
+    env.setdefault("GLASSBOX_LEDGER_ORIGIN", "glassbox.demo/ledger")
     env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
     if not env.get("MAGISTRAL_MODEL_PATH"):
         tiny = VAR / "tiny-model"
@@ -65,6 +71,10 @@ def main() -> None:
     processes = {name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
                                         stdout=(logs / f"{name}.log").open("ab"), stderr=subprocess.STDOUT)
                  for name, command in commands.items()}  # fmt: skip
+    public_key = subprocess.run([*manage, "ledger_public_key"], check=True, env=env, cwd=ROOT,
+                                capture_output=True, text=True).stdout  # fmt: skip
+    (VAR / "ledger.vkey").write_text(public_key.strip() + "\n")
+    print(f"Ledger verifier key for auditors: {VAR / 'ledger.vkey'}", flush=True)
     print(f"Glassbox is up on http://127.0.0.1:8000 (logs in {logs}). Ctrl-C stops everything.", flush=True)
     try:
         while all(process.poll() is None for process in processes.values()):

@@ -101,6 +101,7 @@ def finished_job(analyst: User, team: Team, answer: str) -> Job:
         answer=answer, thinking_blocks=["I think."], raw_output="", output_token_ids=[], finish_reason="eos",
         thinking_end="model", forced_tokens=[], thinking_tokens=2, answer_tokens=3, generated_tokens=6,
         timings={}, provenance={"model_id": "glassbox/tiny-magistral-test-model"}, is_test_model=True,
+        prompt_sha256="a" * 64, thinking_sha256="b" * 64, answer_sha256="c" * 64, record_sha256="d" * 64,
     )  # fmt: skip
     Job.objects.filter(pk=job.pk).update(status=Job.SUCCEEDED)
     return job
@@ -119,6 +120,8 @@ def test_answer_markdown_is_rendered_safely_with_labels(analyst: User, team: Tea
     assert "AI-generated" in page
     assert "This run came from a TEST MODEL" in page
     assert "reasons less reliably outside English" in page
+    assert job.submission.record_sha256 in page
+    assert "c" * 64 in page  # the answer's hash
 
 
 def test_live_fragment_asks_for_a_reload_once_finished(analyst: User, team: Team):

@@ -42,3 +42,19 @@ class Checkpoint(WriteOnceModel):
 
     class Meta:
         ordering = ["-size", "-id"]
+
+
+class LedgerVerification(models.Model):
+    """A run of verify_ledger: who asked, when, and what it found (operational history, not evidence)."""
+
+    requested_by_name = models.CharField(max_length=150)
+    at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    entries = models.BigIntegerField(default=0)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk}: {'passed' if self.ok else 'failed'}"

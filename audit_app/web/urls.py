@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import operator, views
+from audit_app.web import auditor, operator, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:pk>/live/", views.job_live, name="job-live"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
     path("operator/kill-switch/", operator.kill_switch, name="kill-switch"),
+    path("auditor/ledger/", auditor.ledger_status, name="ledger"),
 ]

@@ -160,3 +160,21 @@ def test_auditors_read_every_teams_jobs_but_cannot_submit(analyst: User, team: T
     job = submit_job(analyst, team, "C-1", "legal", "Visible to audit?")
     assert client_for(auditor).get(reverse("job-detail", args=[job.pk])).status_code == 200
     assert client_for(auditor).get(reverse("job-submit")).status_code == 403
+
+
+def test_auditor_ledger_page_shows_the_log_and_runs_a_verification(analyst: User, team: Team):
+    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.models import LedgerVerification
+    from tests.service.conftest import make_user
+
+    auditor = make_user("audrey", "auditor", None)
+    submit_job(analyst, team, "C-1", "legal", "Q?")
+    sign_now()
+    page = client_for(auditor).get(reverse("ledger")).content.decode()
+    assert 'data-tree-size="1"' in page
+    assert "glassbox.test/ledger\n1\n" in page
+    client_for(auditor).post(reverse("ledger"))
+    verification = LedgerVerification.objects.get()
+    assert (verification.ok, verification.requested_by_name) == (True, "audrey")
+    assert "Ledger verified: 1 entries" in client_for(auditor).get(reverse("ledger")).content.decode()
+    assert client_for(analyst).get(reverse("ledger")).status_code == 403

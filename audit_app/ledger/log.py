@@ -11,14 +11,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit_app.ledger import merkle
 from audit_app.ledger.canonical import canonical_json
 from audit_app.ledger.records import evidence_record
 from audit_app.ledger.verifier import leaf_hash
-from audit_app.models import LedgerEntry, LedgerNode
+from audit_app.models import LedgerEntry
 
 LOCK_KEY = 0x61756469745F6C67  # "audit_lg": one advisory lock for the whole log
 
@@ -28,11 +27,13 @@ def fetch_nodes(keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
     wanted = list(keys)
     if not wanted:
         return {}
-    condition = Q()
-    for level, index in wanted:
-        condition |= Q(level=level, index=index)
-    rows = LedgerNode.objects.filter(condition).values_list("level", "index", "hash")
-    return {(level, index): bytes(digest) for level, index, digest in rows}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT level, index, hash FROM audit_app_ledgernode WHERE (level, index) IN "
+            "(SELECT * FROM unnest(%s::smallint[], %s::bigint[]))",
+            [[level for level, _ in wanted], [index for _, index in wanted]],
+        )
+        return {(level, index): bytes(digest) for level, index, digest in cursor.fetchall()}
 
 
 def tree_size() -> int:
@@ -41,20 +42,36 @@ def tree_size() -> int:
 
 
 def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
-    """Add one leaf; must run inside the transaction that writes the evidence it describes."""
+    """Add one leaf; must run inside the transaction that writes the evidence it describes.
+
+    Plain SQL, three or four round trips: the lock is held until commit, so time spent here is
+    time every other writer waits.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Ledger entries are written in the same transaction as their evidence.")
+    # Everything that does not depend on the position is done before taking the lock; the position
+    # itself is what the inclusion proof proves, so the payload need not repeat it.
+    recorded_at = timezone.now()
+    payload = canonical_json(body | {"kind": kind, "subject": subject, "recorded_at": recorded_at.isoformat()})
+    leaf = leaf_hash(payload)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-    sequence = tree_size()
-    recorded_at = timezone.now()
-    header = {"sequence": sequence, "kind": kind, "subject": subject, "recorded_at": recorded_at.isoformat()}
-    payload = canonical_json(body | header)
-    leaf = leaf_hash(payload)
-    entry = LedgerEntry.objects.create(sequence=sequence, kind=kind, subject=subject, payload=payload,
-                                       leaf_hash=leaf, recorded_at=recorded_at)  # fmt: skip
-    completed = merkle.nodes_completed_by(sequence, leaf, fetch_nodes)
-    LedgerNode.objects.bulk_create(LedgerNode(level=lv, index=ix, hash=h) for (lv, ix), h in completed.items())
+        # A new statement, so its snapshot sees every append committed before we got the lock.
+        cursor.execute("SELECT coalesce(max(sequence) + 1, 0) FROM audit_app_ledgerentry")
+        sequence = int(cursor.fetchone()[0])
+        completed = merkle.nodes_completed_by(sequence, leaf, fetch_nodes)
+        cursor.execute(
+            "WITH entry AS (INSERT INTO audit_app_ledgerentry (sequence, kind, subject, payload, leaf_hash, "
+            "recorded_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id) "
+            "INSERT INTO audit_app_ledgernode (level, index, hash) "
+            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[]) RETURNING (SELECT id FROM entry)",
+            [sequence, kind, subject, payload, leaf, recorded_at,
+             [lv for lv, _ in completed], [ix for _, ix in completed], list(completed.values())],
+        )  # fmt: skip
+        entry_id = cursor.fetchone()[0]
+    entry = LedgerEntry(id=entry_id, sequence=sequence, kind=kind, subject=subject, payload=payload,
+                        leaf_hash=leaf, recorded_at=recorded_at)  # fmt: skip
+    entry._state.adding = False
     return entry
 
 

@@ -41,7 +41,7 @@ def test_submission_is_ledgered_with_its_documents_and_hashes(analyst: User):
     payload = json.loads(bytes(entry.payload))
     submission = Submission.objects.get(pk=job.submission_id)
     assert (entry.sequence, entry.kind, entry.subject) == (0, "submission", f"submission:{submission.pk}")
-    assert (payload["sequence"], payload["subject"]) == (0, entry.subject)
+    assert (payload["kind"], payload["subject"]) == ("submission", entry.subject)
     assert payload["record"] == evidence_record(submission)
     assert payload["record_sha256"] == submission.record_sha256 == record_hash(evidence_record(submission))
     assert payload["documents"][0]["sha256"] == submission.documents.get().sha256

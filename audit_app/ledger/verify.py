@@ -21,6 +21,7 @@ MODELS = {
     "submission": "audit_app.Submission",
     "run": "audit_app.RunRecord",
     "kill_switch": "audit_app.KillSwitchEvent",
+    "access": "audit_app.AccessEvent",
 }
 
 

@@ -1,10 +1,11 @@
-from audit_app.models.evidence import Document, KillSwitchEvent, RunRecord, Submission
+from audit_app.models.evidence import AccessEvent, Document, KillSwitchEvent, RunRecord, Submission
 from audit_app.models.jobs import Job
 from audit_app.models.ledger import Checkpoint, LedgerEntry, LedgerNode, LedgerVerification
 from audit_app.models.organisation import Case, Team
 from audit_app.models.write_once import EvidenceImmutableError
 
 __all__ = [
+    "AccessEvent",
     "Case",
     "Checkpoint",
     "Document",

@@ -87,3 +87,15 @@ class KillSwitchEvent(WriteOnceModel):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class AccessEvent(WriteOnceModel):
+    """Someone viewed or exported a record (AI Act Art. 12 logging; who saw what, when)."""
+
+    VIEW, EXPORT = "view", "export"
+    action = models.CharField(max_length=10, choices=[(VIEW, "View"), (EXPORT, "Export")])
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    actor_name = models.CharField(max_length=150)
+    subject = models.CharField(max_length=100)
+    at = models.DateTimeField(default=timezone.now)
+    record_sha256 = models.CharField(max_length=64)

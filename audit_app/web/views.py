@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from audit_app.models import Job
+from audit_app.models import AccessEvent, Job
+from audit_app.services.access import record_access
 from audit_app.services.errors import SubmissionError
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
@@ -69,6 +70,7 @@ def submit(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(visible_jobs(_user(request)).select_related("submission"), pk=pk)
     run = getattr(job, "run", None)
+    record_access(_user(request), AccessEvent.VIEW, f"job:{job.pk}")
     return render(request, "jobs/detail.html", {"job": job, "run": run,
                                                 "documents": job.submission.documents.all()})  # fmt: skip
 

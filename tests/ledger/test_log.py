@@ -102,3 +102,18 @@ def test_eight_concurrent_writers_get_a_total_gap_free_order():
 def test_append_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="same transaction"):
         ledger.append("test", "x", {})
+
+
+@pytest.mark.django_db
+def test_views_and_exports_are_ledgered_and_write_once(analyst: User):
+    from django.db import connection
+
+    from audit_app.models import AccessEvent
+    from audit_app.services.access import record_access
+
+    job = submit(analyst)
+    event = record_access(analyst, AccessEvent.VIEW, f"job:{job.pk}")
+    entry = LedgerEntry.objects.get(subject=f"access:{event.pk}")
+    assert json.loads(bytes(entry.payload))["record"]["subject"] == f"job:{job.pk}"
+    with pytest.raises(DatabaseError, match="evidence is write-once"), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_app_accessevent")

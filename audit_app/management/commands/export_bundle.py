@@ -7,6 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from audit_app.ledger.bundles import build_bundle, bundle_bytes, find_entry
+from audit_app.models import AccessEvent
+from audit_app.services.access import record_access
 
 
 class Command(BaseCommand):
@@ -15,12 +17,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("reference")
         parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+        parser.add_argument("--by", required=True, help="who exports (recorded in the ledger as an export event)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            data = bundle_bytes(build_bundle(find_entry(options["reference"])))
+            entry = find_entry(options["reference"])
         except LookupError as error:
             raise CommandError(str(error), returncode=2) from None
+        # The export is recorded first, so the bundle's checkpoint is signed after it and covers it too.
+        record_access(None, AccessEvent.EXPORT, entry.subject, actor_name=f"{options['by']} (command line)")
+        data = bundle_bytes(build_bundle(entry))
         if options["out"]:
             options["out"].write_bytes(data)
         else:

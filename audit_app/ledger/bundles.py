@@ -23,11 +23,10 @@ def find_entry(reference: str) -> LedgerEntry:
 
 
 def build_bundle(entry: LedgerEntry) -> dict[str, Any]:
-    """The bundle for ``entry`` under the newest checkpoint that covers it (signing one if none does)."""
-    checkpoint = Checkpoint.objects.filter(size__gt=entry.sequence).order_by("-size", "-id").first()
-    if checkpoint is None:
-        checkpoint = sign_now(force=True)
-        assert checkpoint is not None
+    """The bundle for ``entry`` under a checkpoint of the current tree head (signed now if the log grew)."""
+    sign_now()
+    checkpoint = Checkpoint.objects.order_by("-size", "-id").first()
+    assert checkpoint is not None, "sign_now() leaves a checkpoint once the log has an entry"
     return {
         "format": BUNDLE_FORMAT,
         "entry": {

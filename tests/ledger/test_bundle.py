@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
 from audit_app.ledger import verifier
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger.checkpoints import public_verifier_key, sign_now
 from audit_app.models import Team
 from audit_app.services.submission import submit_job
 
@@ -29,6 +29,8 @@ def exported(tmp_path: Path) -> tuple[Path, Path, Path]:
     team.members.add(user)
     for number in range(5):
         job = submit_job(user, team, "C-1", "legal", f"Question {number}?")
+        if number == 3:
+            sign_now()  # an older checkpoint exists: the bundle must still use the current head
     call_command("export_bundle", f"submission:{job.submission_id}", out=tmp_path / "bundle.json", by="audrey")
     (tmp_path / "glassbox.vkey").write_text(public_verifier_key())
     script = Path(shutil.copy(verifier.__file__, tmp_path / "verifier.py"))

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from audit_app.ledger import merkle
 from audit_app.ledger.checkpoint import sign_checkpoint, verifier_key
-from audit_app.ledger.log import LOCK_KEY, fetch_nodes, tree_size
+from audit_app.ledger.log import fetch_nodes, lock_head
 from audit_app.models import Checkpoint
 
 
@@ -36,8 +36,7 @@ def sign_now(force: bool = False) -> Checkpoint | None:
     key, origin = signing_key(), settings.GLASSBOX["LEDGER_ORIGIN"]
     with transaction.atomic():
         with connection.cursor() as cursor:  # no append may slip in between size and root
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        size = tree_size()
+            _, size, _ = lock_head(cursor)
         latest = Checkpoint.objects.order_by("-size", "-id").first()
         if latest is not None and latest.size == size and not force:
             return None

@@ -1,12 +1,13 @@
 """Appending to the Merkle log and reading roots and proofs from the database.
 
-Appends take a transaction-scoped advisory lock, so sequence numbers are total and gap-free,
-and an entry commits or rolls back together with the evidence row written in the same
-transaction: never a row without its entry, an entry without its row, or a gap.
+Appends lock the single head row until their transaction commits, so sequence numbers are total
+and gap-free, and an entry commits or rolls back together with the evidence row written in the
+same transaction: never a row without its entry, an entry without its row, or a gap.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +20,7 @@ from audit_app.ledger.records import evidence_record
 from audit_app.ledger.verifier import leaf_hash
 from audit_app.models import LedgerEntry
 
-LOCK_KEY = 0x61756469745F6C67  # "audit_lg": one advisory lock for the whole log
+HEAD_ID = 1  # the single head row
 
 
 def fetch_nodes(keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
@@ -41,11 +42,32 @@ def tree_size() -> int:
     return 0 if last is None else last + 1
 
 
+def lock_head(cursor: Any) -> tuple[int, int, list[list[Any]]]:
+    """Lock the head row until commit and read it; create it from the stored log if there is none."""
+    cursor.execute("SELECT id, size, edge FROM audit_app_ledgerhead WHERE id = %s FOR UPDATE", [HEAD_ID])
+    row = cursor.fetchone()
+    if row is None:
+        size = tree_size()
+        edge = [[level, index, digest.hex()] for (level, index), digest in sorted(
+            fetch_nodes(_edge_keys(size)).items(), key=lambda item: -item[0][0])]  # fmt: skip
+        cursor.execute("INSERT INTO audit_app_ledgerhead (id, size, edge) VALUES (%s, %s, %s::jsonb) "
+                       "ON CONFLICT (id) DO NOTHING", [HEAD_ID, size, json.dumps(edge)])  # fmt: skip
+        cursor.execute("SELECT id, size, edge FROM audit_app_ledgerhead WHERE id = %s FOR UPDATE", [HEAD_ID])
+        row = cursor.fetchone()
+    edge = row[2] if isinstance(row[2], list) else json.loads(row[2])
+    return int(row[0]), int(row[1]), edge
+
+
+def _edge_keys(size: int) -> list[merkle.NodeKey]:
+    return [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if (size >> level) & 1]
+
+
 def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
     """Add one leaf; must run inside the transaction that writes the evidence it describes.
 
-    Plain SQL, three or four round trips: the lock is held until commit, so time spent here is
-    time every other writer waits.
+    One round trip to ``glassbox_ledger_append`` (migration 0007): it locks the head row until
+    commit, so order is total and a rollback leaves no gap, and stores the entry with the subtrees
+    it completes.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Ledger entries are written in the same transaction as their evidence.")
@@ -55,20 +77,9 @@ def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
     payload = canonical_json(body | {"kind": kind, "subject": subject, "recorded_at": recorded_at.isoformat()})
     leaf = leaf_hash(payload)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        # A new statement, so its snapshot sees every append committed before we got the lock.
-        cursor.execute("SELECT coalesce(max(sequence) + 1, 0) FROM audit_app_ledgerentry")
-        sequence = int(cursor.fetchone()[0])
-        completed = merkle.nodes_completed_by(sequence, leaf, fetch_nodes)
-        cursor.execute(
-            "WITH entry AS (INSERT INTO audit_app_ledgerentry (sequence, kind, subject, payload, leaf_hash, "
-            "recorded_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id) "
-            "INSERT INTO audit_app_ledgernode (level, index, hash) "
-            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[]) RETURNING (SELECT id FROM entry)",
-            [sequence, kind, subject, payload, leaf, recorded_at,
-             [lv for lv, _ in completed], [ix for _, ix in completed], list(completed.values())],
-        )  # fmt: skip
-        entry_id = cursor.fetchone()[0]
+        cursor.execute("SELECT * FROM glassbox_ledger_append(%s, %s, %s, %s, %s)",
+                       [kind, subject, payload, leaf, recorded_at])  # fmt: skip
+        entry_id, sequence = cursor.fetchone()
     entry = LedgerEntry(id=entry_id, sequence=sequence, kind=kind, subject=subject, payload=payload,
                         leaf_hash=leaf, recorded_at=recorded_at)  # fmt: skip
     entry._state.adding = False

@@ -1,6 +1,6 @@
 from audit_app.models.evidence import AccessEvent, Document, KillSwitchEvent, RunRecord, Submission
 from audit_app.models.jobs import Job
-from audit_app.models.ledger import Checkpoint, LedgerEntry, LedgerNode, LedgerVerification
+from audit_app.models.ledger import Checkpoint, LedgerEntry, LedgerHead, LedgerNode, LedgerVerification
 from audit_app.models.organisation import Case, Team
 from audit_app.models.write_once import EvidenceImmutableError
 
@@ -13,6 +13,7 @@ __all__ = [
     "Job",
     "KillSwitchEvent",
     "LedgerEntry",
+    "LedgerHead",
     "LedgerNode",
     "LedgerVerification",
     "RunRecord",

@@ -58,3 +58,17 @@ class LedgerVerification(models.Model):
 
     def __str__(self) -> str:
         return f"verification {self.pk}: {'passed' if self.ok else 'failed'}"
+
+
+class LedgerHead(models.Model):
+    """One row: the log's size and its right edge (the complete subtrees a new leaf may merge with).
+
+    Appends lock this row (SELECT … FOR UPDATE) until commit: one round trip both serializes writers
+    and tells the next position and siblings. It is derived state; verify_ledger never trusts it.
+    """
+
+    size = models.BigIntegerField(default=0)
+    edge = models.JSONField(default=list)  # [[level, index, hex hash], …], largest subtree first
+
+    def __str__(self) -> str:
+        return f"ledger head at size {self.size}"

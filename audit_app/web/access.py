@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from audit_app.models import Job, Team
 
@@ -27,3 +29,11 @@ def submitting_team(user: User) -> Team | None:
     if not has_role(user, ANALYST):
         return None
     return user.teams.order_by("name").first()
+
+
+def require_role(request: HttpRequest, role: str, refusal: str) -> User:
+    """The logged-in user if they hold ``role``; a 403 with ``refusal`` otherwise."""
+    user = request.user
+    if not isinstance(user, User) or not has_role(user, role):
+        raise PermissionDenied(refusal)
+    return user

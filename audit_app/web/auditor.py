@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -12,15 +10,12 @@ from audit_app.ledger.checkpoints import public_verifier_key
 from audit_app.ledger.log import tree_size
 from audit_app.ledger.verify import LedgerProblem, verify_ledger
 from audit_app.models import Checkpoint, LedgerVerification
-from audit_app.web.access import AUDITOR, has_role
+from audit_app.web.access import AUDITOR, require_role
 
 
 @login_required
 def ledger_status(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)
-    if not has_role(user, AUDITOR):
-        raise PermissionDenied("Only auditors can verify the evidence ledger.")
+    user = require_role(request, AUDITOR, "Only auditors can verify the evidence ledger.")
     if request.method == "POST":
         try:
             report = verify_ledger(public_verifier_key())

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from audit_app.models import KillSwitchEvent
 from audit_app.services.killswitch import current_suspension, resume_inference, suspend_inference
-from audit_app.web.access import OPERATOR, has_role
+from audit_app.web.access import OPERATOR, require_role
 from audit_app.web.forms import SuspendForm
 
 
 @login_required
 def kill_switch(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)
-    if not has_role(user, OPERATOR):
-        raise PermissionDenied("Only operators can suspend or resume inference.")
+    user = require_role(request, OPERATOR, "Only operators can suspend or resume inference.")
     form = SuspendForm(request.POST or None)
     if request.method == "POST":
         if request.POST.get("action") == "resume":

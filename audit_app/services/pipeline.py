@@ -25,6 +25,11 @@ from inference import GenerationSettings, Progress, ReasoningRequest, ReasoningR
 logger = logging.getLogger(__name__)
 
 
+def storable(text: str) -> str:
+    """PostgreSQL text and jsonb cannot hold NUL; store U+FFFD instead (``output_token_ids`` stay exact)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def claim_job(job_id: int, token: uuid.UUID, task_id: str = "") -> Job | None:
     """Take the job if it is queued, or running with a heartbeat gone stale; None if someone else has it."""
     now = timezone.now()
@@ -69,8 +74,8 @@ class ProgressWriter:
         self.cancelled = False
 
     def __call__(self, progress: Progress) -> None:
-        self.thinking += progress.thinking_delta
-        self.answer += progress.answer_delta
+        self.thinking += storable(progress.thinking_delta)
+        self.answer += storable(progress.answer_delta)
         still_ours = Job.objects.filter(pk=self.job_id, claim_token=self.token).update(
             partial_thinking=self.thinking,
             partial_answer=self.answer,
@@ -95,17 +100,17 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
         prompt = result.prompt
         run = RunRecord(
             job=job,
-            prompt_text=prompt.text,
+            prompt_text=storable(prompt.text),
             prompt_token_ids=list(prompt.token_ids),
             prompt_token_count=len(prompt.token_ids),
             template_id=prompt.template_id,
             system_prompt_source=prompt.system_prompt_source,
             system_prompt_sha256=prompt.system_prompt_sha256,
             settings=result.settings.to_dict(),
-            thinking=result.thinking,
-            answer=result.answer,
-            thinking_blocks=list(result.thinking_blocks),
-            raw_output=result.raw_output,
+            thinking=storable(result.thinking),
+            answer=storable(result.answer),
+            thinking_blocks=[storable(block) for block in result.thinking_blocks],
+            raw_output=storable(result.raw_output),
             output_token_ids=list(result.output_token_ids),
             finish_reason=result.finish_reason,
             thinking_end=result.thinking_end,
@@ -117,8 +122,8 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
             provenance=result.provenance,
             is_test_model=result.is_test_model,
             prompt_sha256=sha256_hex(canonical_json(list(prompt.token_ids))),
-            thinking_sha256=sha256_hex(result.thinking.encode()),
-            answer_sha256=sha256_hex(result.answer.encode()),
+            thinking_sha256=sha256_hex(storable(result.thinking).encode()),
+            answer_sha256=sha256_hex(storable(result.answer).encode()),
         )
         run.record_sha256 = evidence_hash(run)
         run.save()

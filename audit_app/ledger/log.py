@@ -7,7 +7,6 @@ same transaction: never a row without its entry, an entry without its row, or a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,8 +18,6 @@ from audit_app.ledger.canonical import canonical_json
 from audit_app.ledger.records import evidence_record
 from audit_app.ledger.verifier import leaf_hash
 from audit_app.models import LedgerEntry
-
-HEAD_ID = 1  # the single head row
 
 
 def fetch_nodes(keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
@@ -40,26 +37,6 @@ def fetch_nodes(keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
 def tree_size() -> int:
     last = LedgerEntry.objects.order_by("-sequence").values_list("sequence", flat=True).first()
     return 0 if last is None else last + 1
-
-
-def lock_head(cursor: Any) -> tuple[int, int, list[list[Any]]]:
-    """Lock the head row until commit and read it; create it from the stored log if there is none."""
-    cursor.execute("SELECT id, size, edge FROM audit_app_ledgerhead WHERE id = %s FOR UPDATE", [HEAD_ID])
-    row = cursor.fetchone()
-    if row is None:
-        size = tree_size()
-        edge = [[level, index, digest.hex()] for (level, index), digest in sorted(
-            fetch_nodes(_edge_keys(size)).items(), key=lambda item: -item[0][0])]  # fmt: skip
-        cursor.execute("INSERT INTO audit_app_ledgerhead (id, size, edge) VALUES (%s, %s, %s::jsonb) "
-                       "ON CONFLICT (id) DO NOTHING", [HEAD_ID, size, json.dumps(edge)])  # fmt: skip
-        cursor.execute("SELECT id, size, edge FROM audit_app_ledgerhead WHERE id = %s FOR UPDATE", [HEAD_ID])
-        row = cursor.fetchone()
-    edge = row[2] if isinstance(row[2], list) else json.loads(row[2])
-    return int(row[0]), int(row[1]), edge
-
-
-def _edge_keys(size: int) -> list[merkle.NodeKey]:
-    return [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if (size >> level) & 1]
 
 
 def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 from pathlib import PurePath
 
+from audit_app.ledger.canonical import sha256_hex
 from audit_app.services.errors import SubmissionError
 
 CONTENT_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".pdf": "application/pdf"}
@@ -36,7 +36,7 @@ def extract_document(name: str, data: bytes, max_bytes: int) -> ExtractedDocumen
     text = _pdf_text(name, data) if suffix == ".pdf" else _plain_text(name, data)
     if not text.strip():
         raise SubmissionError("documents", f"{name} contains no text.")
-    return ExtractedDocument(name, CONTENT_TYPES[suffix], data, hashlib.sha256(data).hexdigest(), text)
+    return ExtractedDocument(name, CONTENT_TYPES[suffix], data, sha256_hex(data), text)
 
 
 def _plain_text(name: str, data: bytes) -> str:

@@ -4,7 +4,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from audit_app.ledger.bundles import build_bundle, bundle_bytes, find_entry
 from audit_app.models import AccessEvent
@@ -24,9 +26,14 @@ class Command(BaseCommand):
             entry = find_entry(options["reference"])
         except LookupError as error:
             raise CommandError(str(error), returncode=2) from None
-        # The export is recorded first, so the bundle's checkpoint is signed after it and covers it too.
-        record_access(None, AccessEvent.EXPORT, entry.subject, actor_name=f"{options['by']} (command line)")
-        data = bundle_bytes(build_bundle(entry))
+        # The export is recorded first, so the bundle's checkpoint is signed after it and covers it too;
+        # one transaction, so an export that fails to build leaves no export event behind.
+        try:
+            with transaction.atomic():
+                record_access(None, AccessEvent.EXPORT, entry.subject, actor_name=f"{options['by']} (command line)")
+                data = bundle_bytes(build_bundle(entry))
+        except ImproperlyConfigured as error:  # no signing key: say so, and keep no export event
+            raise CommandError(str(error), returncode=2) from None
         if options["out"]:
             options["out"].write_bytes(data)
         else:

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "audit_app.web.security.SecurityHeadersMiddleware",  # CSP on every response, static files included
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files served by the app: no CDN, no extra server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

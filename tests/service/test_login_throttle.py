@@ -121,3 +121,11 @@ def test_counts_live_in_redis_where_every_web_worker_sees_them(analyst: User, th
     log_in("alice", "wrong")
     keys = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).keys(f"{throttle}:*")
     assert len(keys) == 2  # one count for the user name, one for the address
+
+
+def test_without_redis_log_in_is_refused_with_a_sentence_not_a_crash(analyst: User, settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing there
+    response = log_in("alice", "pw-alice")
+    assert response.status_code == 503
+    assert "its store of failed attempts (Redis) cannot be reached" in form_errors(response)
+    assert "_auth_user_id" not in response.wsgi_request.session

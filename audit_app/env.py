@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TypedDict
 from urllib.parse import unquote, urlparse
@@ -65,6 +66,16 @@ def env_secret(name: str, default: str | None = None) -> str:
     if default is None:
         raise ImproperlyConfigured(f"Set {name} or {name}_FILE; see docs/configuration.md.")
     return default
+
+
+def env_header(name: str) -> str | None:
+    """An HTTP header named in ``NAME`` (``X-Forwarded-Proto``) as Django's ``request.META`` key, or None."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", value):
+        raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-Proto, not {value!r}.")
+    return "HTTP_" + value.upper().replace("-", "_")
 
 
 def database_from_url(url: str) -> dict[str, object]:

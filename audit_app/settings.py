@@ -9,6 +9,7 @@ from audit_app.env import (
     database_from_url,
     env_bool,
     env_float,
+    env_header,
     env_int,
     env_list,
     env_secret,
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "audit_app.web.security.SecurityHeadersMiddleware",  # CSP on every response, static files included
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files served by the app: no CDN, no extra server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,6 +90,41 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Web security (docs/operations.md, "Web security"): a working day per session unless configured otherwise;
+# HTTPS-only behaviour is switched on by the environment, since development and tests run plain HTTP.
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("DJANGO_SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy: the header it sets to "https" (X-Forwarded-Proto), so redirects and cookies
+# know the request was secure. Only name a header the proxy always sets, or clients could forge it.
+_proxy_ssl_header = env_header("DJANGO_SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_REFERRER_POLICY = "same-origin"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("DJANGO_PASSWORD_MIN_LENGTH", 12)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Failed log-ins are counted in Redis, shared by every web worker (audit_app/web/login_throttle.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": "glassbox",
+    }
+}
+GLASSBOX_LOGIN_FAILURES_PER_ACCOUNT = env_int("GLASSBOX_LOGIN_FAILURES_PER_ACCOUNT", 5)
+GLASSBOX_LOGIN_FAILURES_PER_ADDRESS = env_int("GLASSBOX_LOGIN_FAILURES_PER_ADDRESS", 20)
+GLASSBOX_LOGIN_LOCKOUT_SECONDS = env_int("GLASSBOX_LOGIN_LOCKOUT_SECONDS", 900)
+# The header in which the TLS proxy passes the client's address (its last entry is the one the proxy added).
+GLASSBOX_CLIENT_ADDRESS_HEADER = env_header("GLASSBOX_CLIENT_ADDRESS_HEADER")
 
 # Celery: JSON only, ids only; the inference queue takes one job per worker process at a time.
 CELERY_BROKER_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,10 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import auditor, operator, views
+from audit_app.web import auditor, login, operator, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", login.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.job_list, name="job-list"),
     path("jobs/new/", views.submit, name="job-submit"),

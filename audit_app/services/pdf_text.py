@@ -11,6 +11,9 @@ from __future__ import annotations
 import io
 import time
 
+from pypdf import PasswordType, PdfReader, apply_configuration
+from pypdf.errors import LimitReachedError
+
 from audit_app.services.errors import SubmissionError
 
 # A context of 40,000 tokens holds roughly 50 dense pages; 2,000 pages is far beyond any PDF whose
@@ -34,16 +37,13 @@ PYPDF_LIMITS = {
     "image_maximum_buffer_size": MAX_STREAM_BYTES,
     "stream_decoding_work_maximum_length": 4 * MAX_STREAM_BYTES,
     "stream_parsing_work_maximum_count": MAX_OPERATORS,
-    "page_tree_maximum_entries": 4 * MAX_PAGES,
-    "page_tree_maximum_page_entries": 4 * MAX_PAGES,
+    "page_tree_maximum_entries": 2 * MAX_PAGES,
+    "page_tree_maximum_page_entries": 2 * MAX_PAGES,
 }
 
 
 def pdf_text(name: str, data: bytes, max_chars: int | None = None) -> str:
     """The pages' text, joined; stops reading once it holds more than ``max_chars`` (the caller refuses that)."""
-    from pypdf import apply_configuration
-    from pypdf.errors import LimitReachedError
-
     try:
         with apply_configuration(**PYPDF_LIMITS):
             pages = _read_pages(name, data, max_chars)
@@ -65,16 +65,16 @@ def pdf_text(name: str, data: bytes, max_chars: int | None = None) -> str:
 
 
 def _read_pages(name: str, data: bytes, max_chars: int | None) -> list[str]:
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import LimitReachedError
-
     deadline = time.monotonic() + MAX_SECONDS
     reader = PdfReader(io.BytesIO(data))
     # An owner password only restricts editing; such a file opens with the empty user password.
     if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
         raise SubmissionError("documents", f"{name} is encrypted with a password; upload an unencrypted copy.")
     try:
-        page_count = len(reader.pages)
+        # The declared /Count costs two object reads; flattening the tree to count its leaves costs one
+        # read per page. A file whose /Count lies is stopped by the page-tree limits in PYPDF_LIMITS.
+        declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
+        page_count = declared if isinstance(declared, int) and declared > MAX_PAGES else len(reader.pages)
     except LimitReachedError:  # the page tree holds more entries than PYPDF_LIMITS lets it flatten
         page_count = MAX_PAGES + 1
     if page_count > MAX_PAGES:

@@ -75,3 +75,12 @@ def test_a_file_over_the_limit_is_refused_while_it_is_read(analyst: User):
 def test_a_hostile_pdf_is_a_form_error_not_a_server_error(analyst: User):
     sentence = form_errors(post_form(analyst, documents=[SimpleUploadedFile("b.pdf", flate_bomb())]), "documents")
     assert "b.pdf exceeds a safety limit for PDFs" in sentence
+
+
+def test_pdf_extraction_stops_at_its_time_budget(analyst: User, team: Team, monkeypatch: pytest.MonkeyPatch):
+    from audit_app.services import pdf_text
+    from tests.service.test_submission import pdf
+
+    monkeypatch.setattr(pdf_text, "MAX_SECONDS", 0.0)  # every page is then past the budget
+    assert_refused("documents", "slow.pdf: reading its text took over 0.0 s", analyst, team,
+                   uploads=[Upload("slow.pdf", pdf("Hello"))])  # fmt: skip

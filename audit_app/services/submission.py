@@ -101,9 +101,9 @@ def text_bound(generation: GenerationSettings, context_limit: int) -> int:
     """Characters of question and documents beyond which the prompt cannot fit, whatever the tokenizer.
 
     Tokenizing costs time and memory in proportion to the text (a 10 MiB file held a web worker for
-    30 s at 2.4 GB), so text that cannot fit is refused before it is tokenized. Every token covers at
-    most ``MAX_CHARS_PER_TOKEN`` characters, so more characters than that many per free token can
-    never fit; the exact check after tokenizing still decides every text below the bound.
+    30 s at 2.4 GB), so text that cannot fit is refused before it is tokenized: with no token covering
+    more than ``MAX_CHARS_PER_TOKEN`` characters, more than that many per free token cannot fit. The
+    exact check after tokenizing still decides every text below the bound.
     """
     budget = generation.thinking_budget + generation.answer_budget
     if budget >= context_limit:

@@ -17,6 +17,8 @@ from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 
+from audit_app.services.names import visible
+
 _REFUSALS = "_glassbox_upload_refusals"
 
 
@@ -47,7 +49,7 @@ class BoundedUploadHandler(FileUploadHandler):
         limit = settings.GLASSBOX["MAX_UPLOAD_BYTES"]
         if start + len(raw_data) > limit:
             self.buffer = None
-            self._refuse(f"{self.file_name} is over the limit of {limit:,} bytes per file.")
+            self._refuse(f"{visible(self.file_name or '')} is over the limit of {limit:,} bytes per file.")
             raise SkipFile
         self.buffer.write(raw_data)
         return None

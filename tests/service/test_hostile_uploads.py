@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from audit_app.models import Case, Document, Job, Submission, Team
 from audit_app.services.submission import Upload
 from tests.service.hostile_pdfs import encrypted, flate_bomb, many_pages
 from tests.service.test_submission import assert_refused, submit
-from tests.service.test_web import post_form
+from tests.service.test_web import FORM, post_form
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +66,17 @@ def test_101_files_are_refused_on_the_form_saying_the_limit(analyst: User):
     files = [SimpleUploadedFile(f"f{n}.txt", b"x") for n in range(101)]
     sentence = form_errors(post_form(analyst, documents=files), "documents")
     assert "101 files were sent; at most 10 documents can go with one question." in sentence
+
+
+def test_101_files_with_csrf_checks_on_still_reach_the_form(analyst: User):
+    # CsrfViewMiddleware reads the POST body before the view; a count limit there would be a bare 400.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(analyst)
+    client.get(reverse("job-submit"))
+    files = [SimpleUploadedFile(f"f{n}.txt", b"x") for n in range(101)]
+    data = {**FORM, "documents": files, "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+    sentence = form_errors(client.post(reverse("job-submit"), data), "documents")
+    assert "101 files were sent; at most 10 documents" in sentence
 
 
 def test_a_file_over_the_limit_is_refused_while_it_is_read(analyst: User):

@@ -35,8 +35,20 @@ def form_errors(response: object, field: str) -> str:
         (Upload("a\u202etxt.exe.txt", b"x"), "The document name a<U+202E>txt.exe.txt contains U+202E"),
         (Upload("zero\u200bwidth.txt", b"x"), "U+200B (ZERO WIDTH SPACE)"),
         (Upload("a\x00.txt", b"x"), "contains U+0000"),
+        (Upload("n" * 300 + ".txt", b"x"), "A document name is 304 characters long; at most 255 fit."),
     ],
-    ids=["nul", "utf16-no-bom", "flate-bomb", "encrypted", "20000-pages", "10-MiB-text", "bidi", "zwsp", "nul-name"],
+    ids=[
+        "nul",
+        "utf16-no-bom",
+        "flate-bomb",
+        "encrypted",
+        "20000-pages",
+        "10-MiB-text",
+        "bidi",
+        "zwsp",
+        "nul-name",
+        "long-name",
+    ],
 )
 def test_hostile_document_is_one_sentence_and_nothing_is_stored(
     analyst: User, team: Team, upload: Upload, sentence: str

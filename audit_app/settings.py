@@ -78,9 +78,13 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True  # tests and the demo work without a collectstatic step
 WHITENOISE_AUTOREFRESH = DEBUG
-# Uploads are read into memory and checked per file; this caps a whole request.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 110 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# Form fields other than files (the question is at most 20,000 characters); files are bounded below.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# The one upload handler stops each file at GLASSBOX_MAX_UPLOAD_BYTES and skips files beyond
+# GLASSBOX_MAX_DOCUMENTS while reading, and the form says why; Django's own file count limit would
+# answer a bare "Bad Request" before any view runs, so it is off.
+FILE_UPLOAD_HANDLERS = ["audit_app.web.uploads.BoundedUploadHandler"]
+DATA_UPLOAD_MAX_NUMBER_FILES = None
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "job-list"
 LOGOUT_REDIRECT_URL = "login"

@@ -12,6 +12,7 @@ from typing import Any
 
 from inference.errors import ContextLimitError, InvalidRequestError
 from inference.hashing import sha256_text
+from inference.limits import SEED_MAX, TEMPERATURE_MAX, TOP_P_MAX
 from inference.model_dir import ModelFiles
 from inference.tokenizer import END_THINK, THINK, ControlTokens
 from inference.types import GenerationSettings, ReasoningRequest, RenderedPrompt
@@ -87,19 +88,48 @@ def validate_request(request: ReasoningRequest, control: ControlTokens | None = 
     return template_id
 
 
-def validate_settings(settings: GenerationSettings) -> None:
-    """Temperature ≥ 0, top_p in (0, 1], positive budgets and loop parameters."""
-    if not math.isfinite(settings.temperature) or settings.temperature < 0:
+def validate_settings(settings: GenerationSettings, context_limit: int | None = None) -> None:
+    """Each setting within its meaningful range (``inference.limits``); budgets within ``context_limit`` if given."""
+    temperature, top_p, seed = settings.temperature, settings.top_p, settings.seed
+    if not _is_real(temperature) or not 0 <= temperature <= TEMPERATURE_MAX:
         raise InvalidRequestError(
-            "temperature", f"The temperature must be 0 or more; {settings.temperature} was given."
+            "temperature",
+            f"The temperature must be between 0 and {TEMPERATURE_MAX:g}; {_shown(temperature)} was given.",
         )
-    if not math.isfinite(settings.top_p) or not 0 < settings.top_p <= 1:
-        raise InvalidRequestError("top_p", f"top_p must be above 0 and at most 1; {settings.top_p} was given.")
+    if not _is_real(top_p) or not 0 < top_p <= TOP_P_MAX:
+        raise InvalidRequestError("top_p", f"top_p must be above 0 and at most 1; {_shown(top_p)} was given.")
+    if not _is_whole(seed) or not 0 <= seed <= SEED_MAX:
+        raise InvalidRequestError(
+            "seed", f"The seed must be a whole number from 0 to {SEED_MAX} (2^53 - 1); {_shown(seed)} was given."
+        )
     for field in ("thinking_budget", "answer_budget", "loop_min_repeats", "loop_min_tokens", "loop_max_period"):
         value = getattr(settings, field)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            label = field.replace("_", " ")
-            raise InvalidRequestError(field, f"The {label} must be a whole number above 0; {value} was given.")
+        label = field.replace("_", " ")
+        if not _is_whole(value) or value <= 0:
+            raise InvalidRequestError(field, f"The {label} must be a whole number above 0; {_shown(value)} was given.")
+        if context_limit is not None and field.endswith("budget") and value > context_limit:
+            raise InvalidRequestError(
+                field,
+                f"The {label} must be at most the context limit of {context_limit} tokens; {_shown(value)} was given.",
+            )
+
+
+def _is_real(value: object) -> bool:
+    # A bool is an int to Python but never a meant temperature; an int too large for a float is not finite.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**1000
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    # Formatting an int of more than 4,300 digits raises; say how big it is instead.
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+    return repr(value)
 
 
 def render_prompt(

@@ -7,10 +7,11 @@ and compare. Hash columns are left out (they are derived from the record).
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 
 from audit_app.ledger.canonical import record_hash, sha256_hex
 
@@ -39,5 +40,30 @@ def evidence_record(instance: models.Model) -> dict[str, Any]:
     return record
 
 
+def as_stored(instance: models.Model) -> None:
+    """Give ``instance``'s JSON columns the values PostgreSQL's jsonb will give back, in one query.
+
+    jsonb keeps numbers as ``numeric`` and re-spells them (``1e16`` comes back as the integer
+    10000000000000000), turns non-string keys into strings and refuses NaN. Hashing what the row
+    will read back, not what the caller passed, means no accepted input can leave a write-once row
+    that disagrees with its ledger entry; a value jsonb cannot hold fails here, before the insert.
+    """
+    fields = [
+        field
+        for field in instance._meta.concrete_fields
+        if isinstance(field, models.JSONField) and getattr(instance, field.attname) is not None
+    ]
+    if not fields:
+        return
+    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["%s::jsonb"] * len(fields)), params)
+        row = cursor.fetchone()
+    for field, stored in zip(fields, row, strict=True):
+        setattr(instance, field.attname, json.loads(stored, cls=field.decoder))  # as JSONField.from_db_value
+
+
 def evidence_hash(instance: models.Model) -> str:
+    """The record hash of ``instance`` as the database will store it (its JSON columns round-tripped first)."""
+    as_stored(instance)
     return record_hash(evidence_record(instance))

@@ -18,11 +18,17 @@ from audit_app.models import Case, Document, Job, Submission, Team
 from audit_app.services.documents import ExtractedDocument, extract_document
 from audit_app.services.errors import SubmissionError
 from audit_app.services.killswitch import current_suspension
+from audit_app.services.names import check_visible_name
 from audit_app.services.prompts import prompt_builder
 from inference import Document as PromptDocument
 from inference import GenerationSettings, InferenceError, InvalidRequestError, ReasoningRequest
+from inference.prompting import validate_settings
 
 logger = logging.getLogger(__name__)
+
+# Generous: prose averages about 4 characters per token; 64 leaves a wide margin for tokens that cover
+# long runs of spaces or rule characters in tables. Only a text that no tokenizer could fit is refused early.
+MAX_CHARS_PER_TOKEN = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,15 +56,27 @@ def submit_job(
             f"{suspension.reason}",
         )
     generation = generation or GenerationSettings()
+    limits = settings.GLASSBOX
+    _check_settings(generation, limits["CONTEXT_LIMIT"])
     case_reference = case_reference.strip()
     if not case_reference:
         raise SubmissionError("case_reference", "Give the case reference this question belongs to.")
-    if Case.objects.filter(reference=case_reference).exclude(team=team).exists():
-        raise SubmissionError("case_reference", f"Case {case_reference} belongs to another team.")
-    limits = settings.GLASSBOX
+    # A reference names a case within the submitter's team only (unique per team): the same reference in
+    # another team is another case, so nothing here can tell a submitter which references other teams use.
+    check_visible_name("case_reference", "The case reference", case_reference)
+    check_visible_name("case_title", "The case title", case_title)
     if len(uploads) > limits["MAX_DOCUMENTS"]:
         raise SubmissionError("documents", f"At most {limits['MAX_DOCUMENTS']} documents can go with one question.")
-    documents = [extract_document(upload.name, upload.data, limits["MAX_UPLOAD_BYTES"]) for upload in uploads]
+    max_chars = text_bound(generation, limits["CONTEXT_LIMIT"])
+    documents = [
+        extract_document(upload.name, upload.data, limits["MAX_UPLOAD_BYTES"], max_chars) for upload in uploads
+    ]
+    if len(question) + sum(len(d.text) for d in documents) > max_chars:
+        raise SubmissionError(
+            "documents",
+            f"The question and documents together hold more than {max_chars:,} characters, which cannot fit "
+            "in the model's context; shorten them or lower the budgets.",
+        )
     request = ReasoningRequest(
         domain=domain,
         question=question,
@@ -72,12 +90,36 @@ def submit_job(
     return job
 
 
+def _check_settings(generation: GenerationSettings, context_limit: int) -> None:
+    try:
+        validate_settings(generation, context_limit)
+    except InvalidRequestError as error:
+        raise SubmissionError(error.field, str(error)) from None
+
+
+def text_bound(generation: GenerationSettings, context_limit: int) -> int:
+    """Characters of question and documents beyond which the prompt cannot fit, whatever the tokenizer.
+
+    Tokenizing costs time and memory in proportion to the text (a 10 MiB file held a web worker for
+    30 s at 2.4 GB), so text that cannot fit is refused before it is tokenized: with no token covering
+    more than ``MAX_CHARS_PER_TOKEN`` characters, more than that many per free token cannot fit. The
+    exact check after tokenizing still decides every text below the bound.
+    """
+    budget = generation.thinking_budget + generation.answer_budget
+    if budget >= context_limit:
+        raise SubmissionError(
+            "documents",
+            f"The thinking and answer budgets, {budget} tokens in all, leave no room for the prompt within the "
+            f"context limit of {context_limit} tokens; lower the budgets.",
+        )
+    return (context_limit - budget) * MAX_CHARS_PER_TOKEN
+
+
 def _check_prompt(request: ReasoningRequest) -> str:
     try:
         return prompt_builder().render(request).template_id
     except InvalidRequestError as error:
-        field = {"temperature": "settings", "top_p": "settings"}.get(error.field, error.field)
-        raise SubmissionError(field, str(error)) from None
+        raise SubmissionError(error.field, str(error)) from None
     except InferenceError as error:  # the model folder itself is unusable: say so, store nothing
         raise SubmissionError("__all__", str(error)) from None
 

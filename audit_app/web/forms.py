@@ -3,8 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from audit_app.models.organisation import DOMAINS
+from inference.limits import SEED_MAX, TEMPERATURE_MAX, TOP_P_MAX
 from inference.types import DEFAULT_ANSWER_BUDGET, DEFAULT_TEMPERATURE, DEFAULT_THINKING_BUDGET, DEFAULT_TOP_P
 
 
@@ -20,7 +24,22 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(item, initial) for item in files]
 
 
+def _above_zero(value: float) -> None:
+    if value <= 0:
+        raise ValidationError("top_p must be above 0 and at most 1.")
+
+
+def _within(low: float, high: float, sentence: str) -> list[Any]:
+    return [MinValueValidator(low, sentence), MaxValueValidator(high, sentence)]
+
+
+TEMPERATURE_RANGE = f"The temperature must be between 0 and {TEMPERATURE_MAX:g}."
+SEED_RANGE = f"The seed must be a whole number from 0 to {SEED_MAX} (2^53 - 1)."
+
+
 class SubmitJobForm(forms.Form):
+    """The submit form; numeric bounds are the engine's (``inference.limits``), so each shows beside its field."""
+
     domain = forms.ChoiceField(choices=DOMAINS)
     case_reference = forms.CharField(max_length=100, label="Case reference")
     case_title = forms.CharField(max_length=200, required=False, label="Case title (new cases)")
@@ -28,9 +47,22 @@ class SubmitJobForm(forms.Form):
     documents = MultipleFileField(required=False, help_text=".txt, .md or .pdf (text layer)")
     thinking_budget = forms.IntegerField(initial=DEFAULT_THINKING_BUDGET, label="Thinking budget (tokens)")
     answer_budget = forms.IntegerField(initial=DEFAULT_ANSWER_BUDGET, label="Answer budget (tokens)")
-    temperature = forms.FloatField(initial=DEFAULT_TEMPERATURE)
-    top_p = forms.FloatField(initial=DEFAULT_TOP_P, label="top_p")
-    seed = forms.IntegerField(initial=0)
+    temperature = forms.FloatField(
+        initial=DEFAULT_TEMPERATURE, validators=_within(0, TEMPERATURE_MAX, TEMPERATURE_RANGE)
+    )
+    top_p = forms.FloatField(initial=DEFAULT_TOP_P, validators=[_above_zero, MaxValueValidator(TOP_P_MAX,
+                             "top_p must be above 0 and at most 1.")], label="top_p")  # fmt: skip
+    seed = forms.IntegerField(initial=0, validators=_within(0, SEED_MAX, SEED_RANGE))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No single budget can exceed the whole context; the prompt's share is checked after tokenizing.
+        context_limit = settings.GLASSBOX["CONTEXT_LIMIT"]
+        for name in ("thinking_budget", "answer_budget"):
+            label = name.replace("_", " ")
+            sentence = f"The {label} must be a whole number above 0, at most the context limit of {context_limit}."
+            self.fields[name].validators.extend(_within(1, context_limit, sentence))
+            self.fields[name].widget.attrs.update(min="1", max=str(context_limit))
 
 
 class SuspendForm(forms.Form):

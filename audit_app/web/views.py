@@ -18,9 +18,11 @@ from audit_app.services.pipeline import cancel_job
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.access import submitting_team, visible_jobs
 from audit_app.web.forms import SubmitJobForm
+from audit_app.web.uploads import upload_refusals
 from inference import GenerationSettings
 
-FIELDS_ON_FORM = {"question", "domain", "case_reference", "documents", "thinking_budget", "answer_budget"}
+FIELDS_ON_FORM = {"question", "domain", "case_reference", "case_title", "documents", "thinking_budget",
+                  "answer_budget", "temperature", "top_p", "seed"}  # fmt: skip
 
 
 def _user(request: HttpRequest) -> User:
@@ -48,6 +50,8 @@ def submit(request: HttpRequest) -> HttpResponse:
     if team is None:
         raise PermissionDenied("Only analysts who belong to a team can submit questions.")
     form = SubmitJobForm(request.POST or None, request.FILES or None)
+    for refusal in upload_refusals(request):  # files refused while the request was read
+        form.add_error("documents", refusal)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

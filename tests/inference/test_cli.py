@@ -65,7 +65,7 @@ def test_run_json_output_has_the_whole_result(tiny_model_dir: Path, capsys: pyte
     [
         (["--domain", "tax", "Q?"], "Unknown domain 'tax'"),
         (["--domain", "legal", " "], "The question is empty"),
-        (["--domain", "legal", "--temperature", "-1", "Q?"], "The temperature must be 0 or more"),
+        (["--domain", "legal", "--temperature", "-1", "Q?"], "The temperature must be between 0 and 2"),
         (["--domain", "legal", "--top-p", "0", "Q?"], "top_p must be above 0 and at most 1"),
         (["--domain", "legal", "--top-p", "1.5", "Q?"], "top_p must be above 0 and at most 1"),
         (["--domain", "legal", "--thinking-budget", "0", "Q?"], "The thinking budget must be a whole number above 0"),

@@ -32,7 +32,7 @@ def test_empty_question(question: str):
 
 def test_negative_temperature():
     error = error_for(with_settings(temperature=-0.1))
-    assert (error.field, str(error)) == ("temperature", "The temperature must be 0 or more; -0.1 was given.")
+    assert (error.field, str(error)) == ("temperature", "The temperature must be between 0 and 2; -0.1 was given.")
 
 
 @pytest.mark.parametrize("top_p", [0.0, -1.0, 1.01, float("nan")])

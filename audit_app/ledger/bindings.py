@@ -31,7 +31,8 @@ SELECT r.id, r.job_id, j.submission_id, r.submission_record_sha256, s.record_sha
 
 # Cases whose reference or team differ from what the ledgered submissions naming them recorded.
 CASES = """
-SELECT c.id, c.reference, t.name, min(s.case_reference), min(s.team_name), array_agg(s.id ORDER BY s.id)
+SELECT c.id, c.reference, t.name, min(s.case_reference), min(s.team_name),
+       (array_agg(s.id ORDER BY s.id))[1:5], count(*)
   FROM audit_app_submission s
   JOIN audit_app_case c ON c.id = s.case_id
   JOIN audit_app_team t ON t.id = c.team_id
@@ -80,8 +81,8 @@ def check_bindings() -> Iterator[Problem]:
                     f"points at submission {submission_id}, which was ledgered for job {ledgered_job}.",
                 )
         cursor.execute(CASES)
-        for case_id, reference, team, ledgered_reference, ledgered_team, submission_ids in cursor.fetchall():
-            named = ", ".join(str(i) for i in submission_ids)
+        for case_id, reference, team, ledgered_reference, ledgered_team, first_ids, count in cursor.fetchall():
+            named = ", ".join(str(i) for i in first_ids) + (f" and {count - len(first_ids)} more" if count > 5 else "")
             yield Problem(
                 "audit_app_case",
                 str(case_id),

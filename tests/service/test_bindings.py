@@ -118,3 +118,14 @@ def test_run_records_the_hash_of_the_submission_it_answers(analyst: User, team: 
     assert (submission.case_reference, submission.case_title, submission.team_name) == (
         "C-7", "Smith v Jones", "Litigation",
     )  # fmt: skip
+
+
+def test_migration_0008_refuses_a_database_that_already_holds_evidence(analyst: User, team: Team):
+    import importlib
+    from types import SimpleNamespace
+
+    migration = importlib.import_module("audit_app.migrations.0008_content_bindings")
+    migration.refuse_existing_evidence(None, SimpleNamespace(connection=connection))  # empty: nothing to refuse
+    submit_job(analyst, team, "C-1", "legal", "Q?")
+    with pytest.raises(RuntimeError, match="already holds 1 submissions and run records ledgered without them"):
+        migration.refuse_existing_evidence(None, SimpleNamespace(connection=connection))

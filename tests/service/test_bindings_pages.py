@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit_app.ledger.canonical import canonical_json, sha256_hex
-from audit_app.models import Job, RunRecord, Team
+from audit_app.models import Job, RunRecord, Submission, Team
 from audit_app.services.submission import submit_job
 from tests.service.test_bindings import as_app_role, as_superuser, finished_job
 
@@ -105,3 +105,20 @@ def test_job_list_query_count_does_not_grow_with_jobs(analyst: User, team: Team,
         submit_job(analyst, team, "C-1", "legal", f"Question {number}?")
     with django_assert_num_queries(len(two.captured_queries)):
         assert "Question 11?" in client.get(reverse("job-list")).content.decode()
+
+
+def test_inserted_submission_is_unverified_on_the_list(analyst: User, team: Team):
+    genuine = submit_job(analyst, team, "C-1", "legal", "Genuine?")
+    forged = Submission.objects.create(  # the app role's INSERT grant: a submission and job with no entry
+        case=genuine.submission.case, case_reference="C-1", team_name="Litigation", submitted_by=analyst,
+        submitted_by_name="alice", domain="legal", question="Forged question?", template_id="legal/v1",
+        settings={}, question_sha256="0" * 64, record_sha256="0" * 64,
+    )  # fmt: skip
+    job = Job.objects.create(submission=forged)
+    listing = page_of(analyst, "job-list")
+    assert "Genuine?" in listing
+    assert "Forged question?" not in listing
+    assert f"Unverified: Submission {forged.pk} has no ledger entry" in listing
+    detail = page_of(analyst, "job-detail", job.pk)
+    assert "Forged question?" not in detail
+    assert 'class="unverified"' in detail

@@ -41,18 +41,21 @@ SELECT c.id, c.reference, t.name, min(s.case_reference), min(s.team_name),
  ORDER BY c.id
 """
 
-# Jobs whose submission's ledger entry names another job (re-pointed, with or without a run).
+# Submissions whose ledger entry names a job that no longer points at them: the job was re-pointed
+# (with or without a run), or deleted, which would hide the submission from every page.
 JOBS = """
-SELECT j.id, j.submission_id, convert_from(e.payload, 'UTF8')::jsonb ->> 'job'
-  FROM audit_app_ledgerentry e
-  JOIN audit_app_job j ON e.subject = 'submission:' || j.submission_id
- WHERE e.kind = 'submission' AND (convert_from(e.payload, 'UTF8')::jsonb ->> 'job') IS DISTINCT FROM j.id::text
- ORDER BY j.id
+WITH e AS MATERIALIZED (  -- read each payload once and keep only its job id: narrow rows to join
+    SELECT sequence, subject, convert_from(payload, 'UTF8')::jsonb ->> 'job' AS job
+      FROM audit_app_ledgerentry WHERE kind = 'submission')
+SELECT split_part(e.subject, ':', 2), e.job, j.id
+  FROM e LEFT JOIN audit_app_job j ON e.subject = 'submission:' || j.submission_id
+ WHERE j.id IS NULL OR e.job IS DISTINCT FROM j.id::text
+ ORDER BY e.sequence
 """
 
 
 def check_bindings() -> Iterator[Problem]:
-    """Every job, case and run whose mutable binding disagrees with the ledgered content, by table and id."""
+    """Every job, case, run and submission whose binding disagrees with the ledgered content, by table and id."""
     reported_jobs: set[int] = set()
     with connection.cursor() as cursor:
         cursor.execute(RUNS)
@@ -72,8 +75,14 @@ def check_bindings() -> Iterator[Problem]:
                     f"(its job's submission {submission_id} has {actual_hash}).",
                 )
         cursor.execute(JOBS)
-        for job_id, submission_id, ledgered_job in cursor.fetchall():
-            if job_id not in reported_jobs:
+        for submission_id, ledgered_job, job_id in cursor.fetchall():
+            if job_id is None:
+                yield Problem(
+                    "audit_app_submission",
+                    submission_id,
+                    f"was ledgered for job {ledgered_job}, but no job points at it any more.",
+                )
+            elif job_id not in reported_jobs:
                 reported_jobs.add(job_id)
                 yield Problem(
                     "audit_app_job",

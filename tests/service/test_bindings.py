@@ -88,9 +88,10 @@ def test_repointed_job_with_a_run_is_named(analyst: User, team: Team):
         "SET CONSTRAINTS ALL IMMEDIATE; ALTER TABLE audit_app_job DROP CONSTRAINT audit_app_job_submission_id_key"
     )
     as_app_role("UPDATE audit_app_job SET submission_id = %s WHERE id = %s", other.submission_id, answered.pk)
-    [problem] = check_bindings()
-    assert (problem.table, problem.row_id) == ("audit_app_job", str(answered.pk))
-    assert f"run record {answered.run.pk} answers submission {answered.submission_id}" in problem.message
+    repointed, orphan = check_bindings()
+    assert (repointed.table, repointed.row_id) == ("audit_app_job", str(answered.pk))
+    assert f"run record {answered.run.pk} answers submission {answered.submission_id}" in repointed.message
+    assert (orphan.table, orphan.row_id) == ("audit_app_submission", str(answered.submission_id))
 
 
 def test_repointed_job_without_a_run_is_named(analyst: User, team: Team):
@@ -98,9 +99,18 @@ def test_repointed_job_without_a_run_is_named(analyst: User, team: Team):
     second = submit_job(analyst, team, "C-1", "legal", "Second?")
     Job.objects.filter(pk=second.pk).delete()  # jobs are operational rows: the app role may delete them
     as_app_role("UPDATE audit_app_job SET submission_id = %s WHERE id = %s", second.submission_id, first.pk)
+    orphan, repointed = check_bindings()
+    assert (orphan.table, orphan.row_id) == ("audit_app_submission", str(first.submission_id))
+    assert f"ledgered for job {first.pk}, but no job points at it" in orphan.message
+    assert (repointed.table, repointed.row_id) == ("audit_app_job", str(first.pk))
+    assert f"ledgered for job {second.pk}" in repointed.message
+
+
+def test_deleted_job_is_named_by_its_submission(analyst: User, team: Team):
+    job = submit_job(analyst, team, "C-1", "legal", "Q?")
+    Job.objects.filter(pk=job.pk).delete()  # hides the submission from every page
     [problem] = check_bindings()
-    assert (problem.table, problem.row_id) == ("audit_app_job", str(first.pk))
-    assert f"ledgered for job {second.pk}" in problem.message
+    assert (problem.table, problem.row_id) == ("audit_app_submission", str(job.submission_id))
 
 
 def test_run_bound_to_no_submission_is_named(analyst: User, team: Team):

@@ -85,7 +85,7 @@ class RunRecord(WriteOnceModel):
 
 
 class KillSwitchEvent(WriteOnceModel):
-    """Suspending or resuming inference (AI Act Art. 26(5)); the latest event is the state."""
+    """Suspending or resuming inference (AI Act Art. 26(5)); the latest *ledgered* event (by sequence) is the state."""
 
     SUSPEND, RESUME = "suspend", "resume"
     action = models.CharField(max_length=10, choices=[(SUSPEND, "Suspend"), (RESUME, "Resume")])

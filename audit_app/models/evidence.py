@@ -14,6 +14,10 @@ class Submission(WriteOnceModel):
     """The frozen request: who, when, which case, question, settings and prompt template."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="submissions")
+    # What pages show about the case, frozen as content: the Case row stays editable, these do not.
+    case_reference = models.CharField(max_length=100)
+    case_title = models.CharField(max_length=200, blank=True)
+    team_name = models.CharField(max_length=100)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_by_name = models.CharField(max_length=150)  # kept even if the account is renamed
     submitted_at = models.DateTimeField(default=timezone.now)  # set before insert: it is hashed
@@ -23,6 +27,10 @@ class Submission(WriteOnceModel):
     settings = models.JSONField()
     question_sha256 = models.CharField(max_length=64)
     record_sha256 = models.CharField(max_length=64)  # canonical JSON of everything above, documents included
+
+    class Meta:
+        # Runs name their submission by this hash; verification and pages look it up.
+        indexes = [models.Index(fields=["record_sha256"], name="submission_record_sha256")]
 
 
 class Document(WriteOnceModel):
@@ -46,6 +54,8 @@ class RunRecord(WriteOnceModel):
     """Everything the inference engine returned for one job; exactly one per job."""
 
     job = models.OneToOneField("audit_app.Job", on_delete=models.PROTECT, related_name="run")
+    # The record hash of the submission this run answers: the job's submission_id is mutable, this is not.
+    submission_record_sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     prompt_text = models.TextField()
     prompt_token_ids = models.JSONField()
@@ -75,7 +85,7 @@ class RunRecord(WriteOnceModel):
 
 
 class KillSwitchEvent(WriteOnceModel):
-    """Suspending or resuming inference (AI Act Art. 26(5)); the latest event is the state."""
+    """Suspending or resuming inference (AI Act Art. 26(5)); the latest *ledgered* event (by sequence) is the state."""
 
     SUSPEND, RESUME = "suspend", "resume"
     action = models.CharField(max_length=10, choices=[(SUSPEND, "Suspend"), (RESUME, "Resume")])

@@ -8,11 +8,16 @@ from django.db import transaction
 from audit_app.ledger import log as ledger
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Job, KillSwitchEvent
+from audit_app.services.evidence import kill_switch_state
 
 
 def current_suspension() -> KillSwitchEvent | None:
-    """The suspension in force, or None while inference runs."""
-    latest = KillSwitchEvent.objects.order_by("-at", "-id").first()
+    """The suspension in force, or None while inference runs.
+
+    The state is the latest ledgered event in ledger order, not the latest row by date: a row
+    inserted without an entry, or dated into the future or past, changes nothing.
+    """
+    latest = kill_switch_state()
     return latest if latest is not None and latest.action == KillSwitchEvent.SUSPEND else None
 
 

@@ -100,6 +100,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
         prompt = result.prompt
         run = RunRecord(
             job=job,
+            submission_record_sha256=job.submission.record_sha256,
             prompt_text=storable(prompt.text),
             prompt_token_ids=list(prompt.token_ids),
             prompt_token_count=len(prompt.token_ids),

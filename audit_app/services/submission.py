@@ -138,6 +138,9 @@ def _store(
     )
     submission = Submission(
         case=case,
+        case_reference=reference,
+        case_title=title,
+        team_name=team.name,
         submitted_by=user,
         submitted_by_name=user.get_username(),
         domain=request.domain,
@@ -162,8 +165,10 @@ def _store(
                 text=document.text,
             )
         )
-    ledger.record_evidence("submission", submission, documents=[evidence_record(d) for d in stored])
-    return Job.objects.create(submission=submission)
+    job = Job.objects.create(submission=submission)
+    # The entry names its job: re-pointing a job (a mutable row) at another submission then shows.
+    ledger.record_evidence("submission", submission, documents=[evidence_record(d) for d in stored], job=job.pk)
+    return job
 
 
 def enqueue_job(job_id: int) -> bool:

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from audit_app.models import KillSwitchEvent
+from audit_app.services.evidence import kill_switch_history
 from audit_app.services.killswitch import current_suspension, resume_inference, suspend_inference
 from audit_app.web.access import OPERATOR, require_role
 from audit_app.web.forms import SuspendForm
@@ -23,6 +23,6 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             suspend_inference(user, form.cleaned_data["reason"])
             return redirect("kill-switch")
-    history = KillSwitchEvent.objects.all()[:50]
+    history = kill_switch_history(50)
     return render(request, "operator/kill_switch.html",
                   {"form": form, "suspension": current_suspension(), "history": history})  # fmt: skip

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from audit_app.models import AccessEvent, Job
 from audit_app.services.access import record_access
 from audit_app.services.errors import SubmissionError
+from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
 from audit_app.services.submission import Upload, submit_job
@@ -39,7 +40,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if domain:
         jobs = jobs.filter(submission__domain=domain)
     page = Paginator(jobs, 20).get_page(request.GET.get("page"))
-    return render(request, "jobs/list.html", {"page": page, "status": status, "domain": domain,
+    rows = job_rows(list(page))  # what each row shows comes from its submission's ledger entry
+    return render(request, "jobs/list.html", {"page": page, "rows": rows, "status": status, "domain": domain,
                                               "statuses": Job.STATUSES})  # fmt: skip
 
 
@@ -72,11 +74,9 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(visible_jobs(_user(request)).select_related("submission"), pk=pk)
-    run = getattr(job, "run", None)
+    job = get_object_or_404(visible_jobs(_user(request)).select_related("submission", "run"), pk=pk)
     record_access(_user(request), AccessEvent.VIEW, f"job:{job.pk}")
-    return render(request, "jobs/detail.html", {"job": job, "run": run,
-                                                "documents": job.submission.documents.all()})  # fmt: skip
+    return render(request, "jobs/detail.html", {"job": job, "evidence": job_evidence(job)})
 
 
 @login_required

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
+from audit_app.ledger import log as ledger
+from audit_app.ledger.canonical import sha256_hex
+from audit_app.ledger.records import evidence_hash
 from audit_app.models import Case, Job, KillSwitchEvent, RunRecord, Submission, Team
 from audit_app.services.submission import submit_job
 from tests.service.test_submission import pdf
@@ -94,15 +98,21 @@ def test_only_analysts_submit(operator: User):
 
 
 def finished_job(analyst: User, team: Team, answer: str) -> Job:
+    """A job with a chosen answer, stored and ledgered as record_run does (pages show only ledgered runs)."""
     job = submit_job(analyst, team, "C-1", "legal", "Q?")
-    RunRecord.objects.create(
-        job=job, prompt_text="p", prompt_token_ids=[1], prompt_token_count=1, template_id="legal/v1",
-        system_prompt_source="built-in", system_prompt_sha256="0" * 64, settings={}, thinking="I think.",
-        answer=answer, thinking_blocks=["I think."], raw_output="", output_token_ids=[], finish_reason="eos",
+    run = RunRecord(
+        job=job, submission_record_sha256=job.submission.record_sha256, prompt_text="p", prompt_token_ids=[1],
+        prompt_token_count=1, template_id="legal/v1", system_prompt_source="built-in",
+        system_prompt_sha256="0" * 64, settings={}, thinking="I think.", answer=answer,
+        thinking_blocks=["I think."], raw_output="", output_token_ids=[], finish_reason="eos",
         thinking_end="model", forced_tokens=[], thinking_tokens=2, answer_tokens=3, generated_tokens=6,
         timings={}, provenance={"model_id": "glassbox/tiny-magistral-test-model"}, is_test_model=True,
-        prompt_sha256="a" * 64, thinking_sha256="b" * 64, answer_sha256="c" * 64, record_sha256="d" * 64,
+        prompt_sha256="a" * 64, thinking_sha256="b" * 64, answer_sha256=sha256_hex(answer.encode()),
     )  # fmt: skip
+    run.record_sha256 = evidence_hash(run)
+    with transaction.atomic():
+        run.save()
+        ledger.record_evidence("run", run)
     Job.objects.filter(pk=job.pk).update(status=Job.SUCCEEDED)
     return job
 
@@ -121,7 +131,7 @@ def test_answer_markdown_is_rendered_safely_with_labels(analyst: User, team: Tea
     assert "This run came from a TEST MODEL" in page
     assert "reasons less reliably outside English" in page
     assert job.submission.record_sha256 in page
-    assert "c" * 64 in page  # the answer's hash
+    assert sha256_hex(answer.encode()) in page  # the answer's hash
 
 
 def test_live_fragment_asks_for_a_reload_once_finished(analyst: User, team: Team):

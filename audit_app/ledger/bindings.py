@@ -1,0 +1,100 @@
+"""``check_bindings``: do the mutable rows that evidence points through still agree with the evidence?
+
+Evidence reaches jobs and cases through surrogate ids in rows the application may edit. Each
+binding is therefore also held as content in a ledgered record: a run carries the record hash of
+the submission it answers, a submission its case reference, case title and team name, and a
+submission's ledger entry the id of its job. ``verify_ledger`` checks those records against their
+entries; this module checks the mutable rows against the records. Each check is one set-based query,
+so the cost stays a few table scans however many rows there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import connection
+
+from audit_app.ledger.problems import Problem
+
+# A job row that no longer points at the submission its run answers (a re-pointed job), or a run
+# whose bound hash names no submission at all (the run's binding or the submission's hash changed).
+RUNS = """
+SELECT r.id, r.job_id, j.submission_id, r.submission_record_sha256, s.record_sha256, bound.id
+  FROM audit_app_runrecord r
+  JOIN audit_app_job j ON j.id = r.job_id
+  LEFT JOIN audit_app_submission s ON s.id = j.submission_id
+  LEFT JOIN LATERAL (SELECT b.id FROM audit_app_submission b
+                      WHERE b.record_sha256 = r.submission_record_sha256 ORDER BY b.id LIMIT 1) bound ON true
+ WHERE s.record_sha256 IS DISTINCT FROM r.submission_record_sha256
+ ORDER BY r.id
+"""
+
+# Cases whose reference or team differ from what the ledgered submissions naming them recorded.
+CASES = """
+SELECT c.id, c.reference, t.name, min(s.case_reference), min(s.team_name),
+       (array_agg(s.id ORDER BY s.id))[1:5], count(*)
+  FROM audit_app_submission s
+  JOIN audit_app_case c ON c.id = s.case_id
+  JOIN audit_app_team t ON t.id = c.team_id
+ WHERE s.case_reference <> c.reference OR s.team_name <> t.name
+ GROUP BY c.id, c.reference, t.name
+ ORDER BY c.id
+"""
+
+# Submissions whose ledger entry names a job that no longer points at them: the job was re-pointed
+# (with or without a run), or deleted, which would hide the submission from every page.
+JOBS = """
+WITH e AS MATERIALIZED (  -- read each payload once and keep only its job id: narrow rows to join
+    SELECT sequence, subject, convert_from(payload, 'UTF8')::jsonb ->> 'job' AS job
+      FROM audit_app_ledgerentry WHERE kind = 'submission')
+SELECT split_part(e.subject, ':', 2), e.job, j.id
+  FROM e LEFT JOIN audit_app_job j ON e.subject = 'submission:' || j.submission_id
+ WHERE j.id IS NULL OR e.job IS DISTINCT FROM j.id::text
+ ORDER BY e.sequence
+"""
+
+
+def check_bindings() -> Iterator[Problem]:
+    """Every job, case, run and submission whose binding disagrees with the ledgered content, by table and id."""
+    reported_jobs: set[int] = set()
+    with connection.cursor() as cursor:
+        cursor.execute(RUNS)
+        for run_id, job_id, submission_id, bound_hash, actual_hash, bound_id in cursor.fetchall():
+            if bound_id is not None:
+                reported_jobs.add(job_id)
+                yield Problem(
+                    "audit_app_job",
+                    str(job_id),
+                    f"points at submission {submission_id}, but its run record {run_id} answers submission {bound_id}.",
+                )
+            else:
+                yield Problem(
+                    "audit_app_runrecord",
+                    str(run_id),
+                    f"answers the submission with record hash {bound_hash}, which no submission has "
+                    f"(its job's submission {submission_id} has {actual_hash}).",
+                )
+        cursor.execute(JOBS)
+        for submission_id, ledgered_job, job_id in cursor.fetchall():
+            if job_id is None:
+                yield Problem(
+                    "audit_app_submission",
+                    submission_id,
+                    f"was ledgered for job {ledgered_job}, but no job points at it any more.",
+                )
+            elif job_id not in reported_jobs:
+                reported_jobs.add(job_id)
+                yield Problem(
+                    "audit_app_job",
+                    str(job_id),
+                    f"points at submission {submission_id}, which was ledgered for job {ledgered_job}.",
+                )
+        cursor.execute(CASES)
+        for case_id, reference, team, ledgered_reference, ledgered_team, first_ids, count in cursor.fetchall():
+            named = ", ".join(str(i) for i in first_ids) + (f" and {count - len(first_ids)} more" if count > 5 else "")
+            yield Problem(
+                "audit_app_case",
+                str(case_id),
+                f"is now {reference!r} of team {team!r}, but the ledgered submissions {named} name it "
+                f"{ledgered_reference!r} of team {ledgered_team!r}.",
+            )

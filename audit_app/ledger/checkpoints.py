@@ -108,9 +108,7 @@ def _base(size: int, own_key: str) -> tuple[int, list[bytes]]:
     edge with that root would need a SHA-256 second preimage). A checkpoint signed by another key or origin
     (after a rotation) is skipped silently; an edge that fails its own signed root is an alert.
     """
-    candidate = (
-        Checkpoint.objects.filter(size__lte=size, frontier__isnull=False).order_by("-size", "-id").first()
-    )
+    candidate = Checkpoint.objects.filter(size__lte=size, frontier__isnull=False).order_by("-size", "-id").first()
     if candidate is None:
         return 0, []
     try:

@@ -134,7 +134,8 @@ def test_checkpoints_store_the_right_edge_and_extend_it():
     first = sign_now()
     append(7)
     second = sign_now()
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     for checkpoint in (first, second):
         edge = bytes(checkpoint.frontier or b"")
         assert merkle.frontier_root([edge[i : i + 32] for i in range(0, len(edge), 32)]) == bytes(checkpoint.root)
@@ -151,7 +152,8 @@ def test_edited_checkpoint_edge_is_not_trusted():
     superuser("UPDATE audit_app_checkpoint SET frontier = sha256(frontier) || sha256(root) WHERE id = %s", first.pk)
     append(2)
     second = sign_now()
-    assert second is not None and bytes(second.root) == true_root(8)
+    assert second is not None
+    assert bytes(second.root) == true_root(8)
     assert LedgerAlert.objects.get().reason == "frontier-mismatch"
 
 
@@ -169,7 +171,8 @@ def test_empty_log_signs_the_empty_root():
     from audit_app.ledger.verifier import EMPTY_ROOT
 
     checkpoint = sign_now()
-    assert checkpoint is not None and (checkpoint.size, bytes(checkpoint.root)) == (0, EMPTY_ROOT)
+    assert checkpoint is not None
+    assert (checkpoint.size, bytes(checkpoint.root)) == (0, EMPTY_ROOT)
 
 
 def test_checkpoints_are_signed_within_a_few_seconds_by_default():

@@ -60,6 +60,9 @@ def test_edited_head_edge_never_gets_a_wrong_root_signed():
     assert merkle.root(9, log.fetch_nodes) == true_root(9)
     assert Checkpoint.objects.filter(size=9).exists()
     assert wrong_checkpoints() == []
+    from audit_app.models import LedgerAlert
+
+    assert "its edge at level 0, index 4 differed" in LedgerAlert.objects.get(source="append").message
 
 
 def test_head_size_moved_back_does_not_break_appends():
@@ -123,7 +126,7 @@ def test_missing_node_fails_the_append_with_one_sentence():
 def test_deleted_last_entry_fails_the_append_with_one_sentence():
     append(4)
     superuser("DELETE FROM audit_app_ledgerentry WHERE sequence = 3")
-    with pytest.raises(DatabaseError, match="already exists although the entries end at 3, so entries were deleted"):
+    with pytest.raises(DatabaseError, match="a tree node already exists for the next position"):
         append(1)
 
 

@@ -195,3 +195,20 @@ def test_alerts_are_write_once():
     for statement in ("UPDATE audit_app_ledgeralert SET message = 'fine'", "DELETE FROM audit_app_ledgeralert"):
         with pytest.raises(DatabaseError, match="evidence is write-once"), transaction.atomic():
             insider(statement)
+
+
+def test_beat_task_and_command_refuse_with_the_sentence():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from audit_app.models import LedgerAlert
+    from audit_app.tasks import sign_checkpoint
+
+    append(3)
+    superuser("UPDATE audit_app_ledgernode SET hash = sha256(hash) WHERE level = 0 AND index = 2")
+    assert sign_checkpoint() is None  # logged and recorded; beat tries again next interval
+    with pytest.raises(CommandError, match="No checkpoint signed: The stored tree nodes give") as error:
+        call_command("ledger_checkpoint")
+    assert error.value.returncode == 1
+    assert not Checkpoint.objects.exists()
+    assert LedgerAlert.objects.get().reason == "root-mismatch"

@@ -63,7 +63,10 @@ def sweep_jobs() -> dict[str, int]:
 
 @shared_task(name="glassbox.sign_checkpoint", ignore_result=True)
 def sign_checkpoint() -> int | None:
-    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.ledger.checkpoints import SigningRefused, sign_now
 
-    checkpoint = sign_now()
+    try:
+        checkpoint = sign_now()
+    except SigningRefused:
+        return None  # logged at ERROR and recorded as a LedgerAlert; beat tries again next interval
     return checkpoint.size if checkpoint else None

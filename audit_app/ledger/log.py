@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from audit_app.ledger import merkle
@@ -18,6 +18,11 @@ from audit_app.ledger.canonical import canonical_json
 from audit_app.ledger.records import evidence_record
 from audit_app.ledger.verifier import leaf_hash
 from audit_app.models import LedgerEntry
+
+NODE_CLASH = (
+    "glassbox: cannot append to the ledger: a tree node already exists for the next position, so entries were "
+    "deleted outside the application; run manage.py verify_ledger."
+)
 
 
 def fetch_nodes(keys: Iterable[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
@@ -42,9 +47,9 @@ def tree_size() -> int:
 def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
     """Add one leaf; must run inside the transaction that writes the evidence it describes.
 
-    One round trip to ``glassbox_ledger_append`` (migration 0007): it locks the head row until
-    commit, so order is total and a rollback leaves no gap, and stores the entry with the subtrees
-    it completes.
+    One round trip to ``glassbox_ledger_append`` (migration 0009): it locks the head row until
+    commit, so order is total and a rollback leaves no gap, numbers the entry from the entries and
+    stores it with the subtrees it completes, taking siblings from the write-once nodes.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Ledger entries are written in the same transaction as their evidence.")
@@ -54,8 +59,15 @@ def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
     payload = canonical_json(body | {"kind": kind, "subject": subject, "recorded_at": recorded_at.isoformat()})
     leaf = leaf_hash(payload)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM glassbox_ledger_append(%s, %s, %s, %s, %s)",
-                       [kind, subject, payload, leaf, recorded_at])  # fmt: skip
+        try:
+            cursor.execute("SELECT * FROM glassbox_ledger_append(%s, %s, %s, %s, %s)",
+                           [kind, subject, payload, leaf, recorded_at])  # fmt: skip
+        except IntegrityError as error:
+            if "ledger_node_unique" not in str(error):
+                raise
+            # The function numbers entries from the entries themselves; a node already stored for that
+            # position means entries were removed from the end by someone who switched the triggers off.
+            raise IntegrityError(NODE_CLASH) from error
         entry_id, sequence = cursor.fetchone()
     entry = LedgerEntry(id=entry_id, sequence=sequence, kind=kind, subject=subject, payload=payload,
                         leaf_hash=leaf, recorded_at=recorded_at)  # fmt: skip

@@ -15,6 +15,22 @@ NodeKey = tuple[int, int]  # (level, index)
 Fetch = Callable[[Iterable[NodeKey]], dict[NodeKey, bytes]]
 
 
+class MissingNodeError(LookupError):
+    """A stored subtree hash that a root or proof needs is not in the store (the log was altered)."""
+
+    def __init__(self, level: int, index: int) -> None:
+        super().__init__(f"The stored tree node at level {level}, index {index} is missing.")
+        self.level, self.index = level, index
+
+
+def _node(nodes: dict[NodeKey, bytes], level: int, index: int) -> bytes:
+    # A KeyError would reach the caller as a bare tuple; name the node so verification can report it.
+    found = nodes.get((level, index))
+    if found is None:
+        raise MissingNodeError(level, index)
+    return found
+
+
 def _split(size: int) -> int:
     """The largest power of two strictly below ``size`` (RFC 6962's k)."""
     return 1 << ((size - 1).bit_length() - 1)
@@ -32,7 +48,7 @@ def _pieces(start: int, size: int) -> list[NodeKey]:
 def _combine(start: int, size: int, nodes: dict[NodeKey, bytes]) -> bytes:
     if size & (size - 1) == 0:
         level = size.bit_length() - 1
-        return nodes[(level, start >> level)]
+        return _node(nodes, level, start >> level)
     k = _split(size)
     return node_hash(_combine(start, k, nodes), _combine(start + k, size - k, nodes))
 
@@ -92,7 +108,33 @@ def nodes_completed_by(index: int, leaf: bytes, fetch: Fetch) -> dict[NodeKey, b
     left_siblings = fetch(needed)
     level, position, current = 0, index, leaf
     while position & 1:
-        current = node_hash(left_siblings[(level, position - 1)], current)
+        current = node_hash(_node(left_siblings, level, position - 1), current)
         level, position = level + 1, position >> 1
         completed[(level, position)] = current
     return completed
+
+
+def extend_frontier(frontier: list[bytes], size: int, leaves: Iterable[bytes]) -> list[bytes]:
+    """The right edge (complete subtree hashes, largest first) after appending ``leaves`` to a tree of ``size``.
+
+    Each set bit of the size is one subtree, so a new leaf merges with as many as the size has trailing ones.
+    """
+    edge = list(frontier)
+    for leaf in leaves:
+        current, position = leaf, size
+        while position & 1:
+            current = node_hash(edge.pop(), current)
+            position >>= 1
+        edge.append(current)
+        size += 1
+    return edge
+
+
+def frontier_root(frontier: list[bytes]) -> bytes:
+    """The tree head the right edge gives: the subtrees folded right to left (RFC 6962's MTH)."""
+    if not frontier:
+        return EMPTY_ROOT
+    result = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        result = node_hash(left, result)
+    return result

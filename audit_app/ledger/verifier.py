@@ -36,7 +36,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """RFC 9162 §2.1.3.2: the root that ``proof`` leads to from leaf ``index`` of a tree of ``size``."""
-    if index >= size:
+    # Python's negative indexing would otherwise make -1 walk the proof of the last leaf.
+    if not 0 <= index < size:
         raise VerificationError(f"Leaf index {index} is outside a tree of size {size}.")
     fn, sn, result = index, size - 1, leaf
     for sibling in proof:
@@ -114,7 +115,8 @@ def parse_verifier_key(text: str) -> tuple[str, bytes]:
 
 
 def verify_checkpoint(note: str, verifier_key: str) -> tuple[str, int, bytes]:
-    """Check the note's Ed25519 signature by the trusted key; returns (origin, tree size, root)."""
+    """Check the note's Ed25519 signature by the trusted key and that its origin is the key's name;
+    returns (origin, tree size, root)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -138,7 +140,11 @@ def verify_checkpoint(note: str, verifier_key: str) -> tuple[str, int, bytes]:
             Ed25519PublicKey.from_public_bytes(public_key).verify(blob[4:], body.encode())
         except InvalidSignature:
             raise VerificationError(f"The checkpoint's signature by {name} is not valid.") from None
-        return parse_checkpoint_body(body)
+        origin, size, root = parse_checkpoint_body(body)
+        # The key is published as the log's name: a valid signature over another log's head is not this log's.
+        if origin != name:
+            raise VerificationError(f"The checkpoint is for the log {origin!r}, not {name!r}, the trusted key's log.")
+        return origin, size, root
     raise VerificationError(f"The checkpoint carries no signature by the trusted key {name}.")
 
 

@@ -1,6 +1,13 @@
 from audit_app.models.evidence import AccessEvent, Document, KillSwitchEvent, RunRecord, Submission
 from audit_app.models.jobs import Job
-from audit_app.models.ledger import Checkpoint, LedgerEntry, LedgerHead, LedgerNode, LedgerVerification
+from audit_app.models.ledger import (
+    Checkpoint,
+    LedgerAlert,
+    LedgerEntry,
+    LedgerHead,
+    LedgerNode,
+    LedgerVerification,
+)
 from audit_app.models.organisation import Case, Team
 from audit_app.models.write_once import EvidenceImmutableError
 
@@ -12,6 +19,7 @@ __all__ = [
     "EvidenceImmutableError",
     "Job",
     "KillSwitchEvent",
+    "LedgerAlert",
     "LedgerEntry",
     "LedgerHead",
     "LedgerNode",

@@ -39,9 +39,32 @@ class Checkpoint(WriteOnceModel):
     root = models.BinaryField()
     note = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The right edge of the tree at ``size`` (complete subtree hashes, largest first, 32 bytes each): the
+    # next signer extends it with the new leaves instead of trusting stored nodes. Null on checkpoints
+    # signed before migration 0009.
+    frontier = models.BinaryField(null=True)
 
     class Meta:
         ordering = ["-size", "-id"]
+
+
+class LedgerAlert(WriteOnceModel):
+    """A durable, write-once record that the signer refused to sign or an append found the head edited.
+
+    Operators and auditors see these in verification (``check_head``); nothing ever clears one.
+    """
+
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=20)  # "signer" or "append"
+    reason = models.CharField(max_length=40)  # a short code, so a lasting condition is recorded once
+    size = models.BigIntegerField()  # the log's size when it was raised
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"ledger alert {self.pk}: {self.message}"
 
 
 class LedgerVerification(models.Model):
@@ -63,8 +86,10 @@ class LedgerVerification(models.Model):
 class LedgerHead(models.Model):
     """One row: the log's size and its right edge (the complete subtrees a new leaf may merge with).
 
-    Appends lock this row (SELECT … FOR UPDATE) until commit: one round trip both serializes writers
-    and tells the next position and siblings. It is derived state; verify_ledger never trusts it.
+    Appends lock this row (SELECT … FOR UPDATE) until commit, which serializes writers. Since migration
+    0009 nothing reads its size or edge to decide anything: appends take the size from the entries and
+    the siblings from the write-once nodes, then rewrite this row (recording an alert when it had been
+    edited), and ``check_head`` reports an edited row. The app role may UPDATE it, so it is never trusted.
     """
 
     size = models.BigIntegerField(default=0)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from audit_app.ledger.checkpoints import sign_now
+from audit_app.ledger.checkpoints import SigningRefused, sign_now
 
 
 class Command(BaseCommand):
@@ -14,5 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        checkpoint = sign_now(force=options["force"])
+        try:
+            checkpoint = sign_now(force=options["force"])
+        except SigningRefused as refusal:
+            raise CommandError(f"No checkpoint signed: {refusal}", returncode=1) from None
         self.stdout.write(checkpoint.note if checkpoint else "The ledger has not grown since the last checkpoint.")

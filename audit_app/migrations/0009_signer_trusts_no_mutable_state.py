@@ -95,7 +95,7 @@ PREVIOUS = importlib.import_module("audit_app.migrations.0007_ledger_append_func
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit_app", "0007_ledger_append_function")]
+    dependencies = [("audit_app", "0008_content_bindings")]
 
     operations = [
         migrations.CreateModel(

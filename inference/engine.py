@@ -45,7 +45,7 @@ class PromptBuilder:
 
     def render(self, request: ReasoningRequest) -> RenderedPrompt:
         """Validate ``request`` and render its exact prompt token ids."""
-        return render_prompt(self.tokenizer, self.control, self.files, request, self.context_limit)
+        return render_prompt(self.tokenizer, self.files, request, self.context_limit)
 
     def decode(self, token_ids: list[int]) -> str:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=False))

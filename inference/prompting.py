@@ -136,7 +136,9 @@ _USER_TURN = "\ue000GLASSBOX USER TURN\ue000"
 def encode_messages(tokenizer: Any, messages: tuple[dict[str, Any], dict[str, Any]]) -> list[int]:
     """Token ids of ``messages``: the template's control tokens are real, the user turn is plain text."""
     if _encodes_content_as_text(tokenizer):
-        encoded = tokenizer.apply_chat_template(list(messages), tokenize=True, add_generation_prompt=True, return_dict=True)
+        encoded = tokenizer.apply_chat_template(
+            list(messages), tokenize=True, add_generation_prompt=True, return_dict=True
+        )
         return [int(token) for token in encoded["input_ids"]]
     # An HF chat template renders to text before tokenizing, so user text reading "[/INST]" would
     # become a control token. Render the layout around a placeholder instead, and encode the user

@@ -8,6 +8,7 @@ tiny model's weights set so that greedy decoding always picks ``[THINK]``: after
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -100,4 +101,4 @@ def test_generate_reopened_thinking_is_not_a_false_loop(always_think: Engine):
     cuts = [f["position"] for f in result.forced_tokens if f["reason"] == "loop_detected"]
     assert len(cuts) >= 2
     # Each cut needs a fresh run of 64 looping tokens after [THINK] reopens, never just one.
-    assert all(later - earlier > 64 for earlier, later in zip(cuts, cuts[1:], strict=False))
+    assert all(later - earlier > 64 for earlier, later in itertools.pairwise(cuts))

@@ -6,8 +6,6 @@ tokenizes) and tekken through mistral-common.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from inference.engine import Engine, PromptBuilder

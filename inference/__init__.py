@@ -6,6 +6,7 @@ Plain Python with no Django import, usable alone: ``python -m inference --help``
 from inference.engine import Engine, PromptBuilder
 from inference.errors import (
     ContextLimitError,
+    DeviceError,
     GenerationError,
     InferenceError,
     InvalidRequestError,
@@ -17,6 +18,7 @@ from inference.types import Document, GenerationSettings, Progress, ReasoningReq
 
 __all__ = [
     "ContextLimitError",
+    "DeviceError",
     "Document",
     "Engine",
     "GenerationError",

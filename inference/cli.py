@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="reason about a question and print thinking, answer and provenance")
     _request_arguments(run)
     run.add_argument("--quantization", choices=QUANTIZATION_MODES, default=DEFAULT_QUANTIZATION)
+    run.add_argument("--device", help="cpu or cuda:N (default: $GLASSBOX_DEVICE, else cuda:0 with a GPU, else cpu)")
     run.add_argument("--json", action="store_true", help="print the whole result as JSON")
     run.add_argument("--stream", action="store_true", help="show the trace on stderr as it grows")
 
@@ -108,7 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "prompt":
         print(json.dumps(prompt.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    engine = Engine.from_prompts(prompts, args.quantization)
+    engine = Engine.from_prompts(prompts, args.quantization, device=args.device)
     result = engine.generate(request, on_progress=_print_progress if args.stream else None)
     if args.stream:
         sys.stderr.write("\n")

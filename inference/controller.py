@@ -109,14 +109,16 @@ class GenerationController:
         return self.stop_reason is not None
 
     def finish_reason(self) -> FinishReason:
-        """Why generation ended; a forced end of thinking outranks a normal end of the answer."""
+        """Why generation ended (see docs/inference.md): a length limit or a cancel says so first;
+        only a run the model itself ended says, through the reason, how its thinking was cut."""
+        if self.stop_reason is None:
+            # transformers stopped on its own token cap (both budgets plus a few control tokens): a
+            # length limit, whatever thinking did before it, so never a thinking cut.
+            return "answer_budget"
         if self.stop_reason in ("cancelled", "answer_budget"):
             return self.stop_reason
         if self.thinking_end in ("loop_detected", "thinking_budget"):
             return self.thinking_end
-        if self.stop_reason is None:
-            # transformers stopped on its own token cap, which is the sum of both budgets.
-            return "answer_budget"
         return "eos"
 
     def finish(self) -> None:
@@ -129,7 +131,9 @@ class GenerationController:
             self.stop_reason = "eos"
         elif token == control.think and self.phase != "thinking":
             self.phase = "thinking"
+            # A reopened block is judged on its own tokens; the last block's loop must not cut its first.
             self._loop_found = False
+            self.loops.reset()
         elif token == control.end_think:
             if self.phase == "thinking":
                 self.phase = "answer"

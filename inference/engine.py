@@ -8,7 +8,7 @@ from typing import Any
 
 from inference.controller import GenerationController
 from inference.errors import GenerationError
-from inference.loading import DEFAULT_QUANTIZATION, force_offline, load_model, quantization_settings
+from inference.loading import DEFAULT_QUANTIZATION, force_offline, load_model, quantization_settings, resolve_device
 from inference.model_dir import ModelFiles, inspect_model_dir, resolve_model_path
 from inference.prompting import render_prompt
 from inference.provenance import model_provenance
@@ -45,7 +45,7 @@ class PromptBuilder:
 
     def render(self, request: ReasoningRequest) -> RenderedPrompt:
         """Validate ``request`` and render its exact prompt token ids."""
-        return render_prompt(self.tokenizer, self.control, self.files, request, self.context_limit)
+        return render_prompt(self.tokenizer, self.files, request, self.context_limit)
 
     def decode(self, token_ids: list[int]) -> str:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=False))
@@ -66,20 +66,28 @@ class Engine(PromptBuilder):
         quantization: str = DEFAULT_QUANTIZATION,
         context_limit: int = DEFAULT_CONTEXT_LIMIT,
         attn_implementation: str | None = None,
+        device: str | None = None,
     ) -> Engine:
-        """Load the checkpoint at ``path`` in ``quantization`` (nf4, int8 or bf16), offline."""
-        quantization_settings(quantization)  # an unknown mode fails before any file is read
-        return cls.from_prompts(PromptBuilder.open(path, context_limit), quantization, attn_implementation)
+        """Load the checkpoint at ``path`` in ``quantization`` (nf4, int8 or bf16), offline, onto one device:
+        ``device``, else ``$GLASSBOX_DEVICE``, else cuda:0 when there is a GPU, else cpu."""
+        quantization_settings(quantization)  # an unknown mode or device fails before any file is read
+        device = resolve_device(device)
+        return cls.from_prompts(PromptBuilder.open(path, context_limit), quantization, attn_implementation, device)
 
     @classmethod
     def from_prompts(
-        cls, prompts: PromptBuilder, quantization: str = DEFAULT_QUANTIZATION, attn_implementation: str | None = None
+        cls,
+        prompts: PromptBuilder,
+        quantization: str = DEFAULT_QUANTIZATION,
+        attn_implementation: str | None = None,
+        device: str | None = None,
     ) -> Engine:
         """Load the weights behind an already opened ``PromptBuilder``."""
         quant = quantization_settings(quantization)
+        device = resolve_device(device)
         started = time.perf_counter()
-        model = load_model(prompts.files, quantization, attn_implementation)
-        provenance = model_provenance(prompts.files, quant)
+        model = load_model(prompts.files, quantization, attn_implementation, device)
+        provenance = model_provenance(prompts.files, quant, device)
         provenance["load_seconds"] = round(time.perf_counter() - started, 3)
         return cls(prompts, model, provenance)
 

@@ -23,6 +23,10 @@ class QuantizationError(InferenceError):
     """The quantization mode is unknown or cannot run on this machine."""
 
 
+class DeviceError(InferenceError):
+    """The configured device is malformed or does not exist in this process."""
+
+
 class GenerationError(InferenceError):
     """Generation itself failed (for example the GPU ran out of memory)."""
 

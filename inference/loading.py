@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from inference.errors import ModelDirectoryError, QuantizationError
+from inference.errors import DeviceError, ModelDirectoryError, QuantizationError
 from inference.model_dir import ModelFiles
 
 QUANTIZATION_MODES = ("nf4", "int8", "bf16")
 DEFAULT_QUANTIZATION = "nf4"
+# One worker per GPU: each worker sees its own GPU through CUDA_VISIBLE_DEVICES, where it is
+# cuda:0. This variable overrides the device for a worker or the CLI (e.g. "cpu", "cuda:1").
+DEVICE_VARIABLE = "GLASSBOX_DEVICE"
 
 
 def force_offline() -> None:
@@ -63,26 +67,51 @@ def bitsandbytes_config(mode: str) -> Any:
     )
 
 
-def load_model(files: ModelFiles, mode: str, attn_implementation: str | None = None) -> Any:
-    """``AutoModelForCausalLM`` from ``files`` in ``mode``, on the GPU when there is one."""
+def resolve_device(device: str | None = None) -> str:
+    """The one device to load onto: ``device``, else ``$GLASSBOX_DEVICE``, else cuda:0 with a GPU, else cpu."""
+    import torch
+
+    name = (device if device is not None else os.environ.get(DEVICE_VARIABLE, "")).strip().lower()
+    if not name:
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return name
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if match is None:
+        raise DeviceError(f"Unknown device {name!r}; use cpu or cuda:N, for example cuda:0.")
+    index = int(match[1] or 0)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if index >= count:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        seen = f"CUDA_VISIBLE_DEVICES={visible!r}" if visible is not None else "CUDA_VISIBLE_DEVICES unset"
+        raise DeviceError(
+            f"The device cuda:{index} does not exist: this process sees {count} GPU(s) ({seen}); "
+            f"set {DEVICE_VARIABLE} to cpu or to one of them."
+        )
+    return f"cuda:{index}"
+
+
+def load_model(files: ModelFiles, mode: str, attn_implementation: str | None = None, device: str = "cpu") -> Any:
+    """``AutoModelForCausalLM`` from ``files`` in ``mode``, wholly on ``device`` (from ``resolve_device``)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     quantization = bitsandbytes_config(mode)
-    device_map = "auto" if torch.cuda.is_available() else "cpu"
     try:
         model, info = AutoModelForCausalLM.from_pretrained(
             str(files.path),
             local_files_only=True,
             dtype=torch.bfloat16,
             quantization_config=quantization,
-            device_map=device_map,
+            # One explicit device for the whole model, never "auto": that would spread one worker's
+            # model over every GPU it can see, and share GPUs with the worker beside it.
+            device_map={"": device},
             attn_implementation=attn_implementation,
             output_loading_info=True,
         )
     except torch.cuda.OutOfMemoryError as exc:
         raise QuantizationError(
-            f"The GPU ran out of memory loading the model in {mode}; choose nf4, or a GPU with more memory."
+            f"The GPU ran out of memory loading the model in {mode} on {device}; choose nf4, or a GPU with more memory."
         ) from exc
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -95,5 +124,8 @@ def load_model(files: ModelFiles, mode: str, attn_implementation: str | None = N
             f"The weights in {files.path} lack or mis-shape {len(missing)} of the model's tensors "
             f"(first: {missing[0]}); copy the weight files again."
         )
+    placed = {str(parameter.device) for parameter in model.parameters()}
+    if placed != {device}:
+        raise DeviceError(f"The model was to load on {device} alone but landed on {', '.join(sorted(placed))}.")
     model.eval()
     return model

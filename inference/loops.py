@@ -19,6 +19,12 @@ class LoopDetector:
         self._runs = [0] * (max_period + 1)
         self.period: int | None = None
 
+    def reset(self) -> None:
+        """Forget every token fed so far, as if freshly made."""
+        self._history.clear()
+        self._runs = [0] * (self.max_period + 1)
+        self.period = None
+
     def feed(self, token: int) -> bool:
         history = self._history
         history.append(token)

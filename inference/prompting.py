@@ -1,7 +1,9 @@
 """Build Magistral's prompt: its system prompt, a versioned domain preamble, named documents, the question.
 
-The messages are rendered straight to token ids by the tokenizer's chat template; the text
-shown to auditors is decoded from those ids, never re-encoded.
+The system part keeps its real control tokens; everything a user supplied (question, document
+texts and names) is encoded as plain text, the way mistral-common encodes user content, so a
+literal ``[INST]`` or ``</s>`` is ordinary tokens. The text shown to auditors is decoded from
+the ids, never re-encoded.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import math
 from importlib import resources
 from typing import Any
 
-from inference.errors import ContextLimitError, InvalidRequestError
+from inference.errors import ContextLimitError, InvalidRequestError, NotMagistralError
 from inference.hashing import sha256_text
 from inference.limits import SEED_MAX, TEMPERATURE_MAX, TOP_P_MAX
 from inference.model_dir import ModelFiles
-from inference.tokenizer import END_THINK, THINK, ControlTokens
+from inference.tokenizer import END_THINK, THINK
 from inference.types import GenerationSettings, ReasoningRequest, RenderedPrompt
 
 # Domain → current template id. A new wording gets a new version file; old ids stay loadable
@@ -72,7 +74,7 @@ def user_content(request: ReasoningRequest) -> str:
     return "\n\n".join(parts)
 
 
-def validate_request(request: ReasoningRequest, control: ControlTokens | None = None) -> str:
+def validate_request(request: ReasoningRequest) -> str:
     """Check every request field; returns the template id. Raises ``InvalidRequestError`` naming the field."""
     template_id = template_id_for(request.domain)
     if not request.question.strip():
@@ -83,8 +85,6 @@ def validate_request(request: ReasoningRequest, control: ControlTokens | None = 
         if not document.text.strip():
             raise InvalidRequestError("documents", f"The document {document.name!r} has no text.")
     validate_settings(request.settings)
-    if control is not None:
-        _refuse_control_text(request, control)
     return template_id
 
 
@@ -134,20 +134,18 @@ def _shown(value: object) -> str:
 
 def render_prompt(
     tokenizer: Any,
-    control: ControlTokens,
     files: ModelFiles | None,
     request: ReasoningRequest,
     context_limit: int,
 ) -> RenderedPrompt:
     """Validate ``request`` and render it to token ids, checked against the context limit."""
-    template_id = validate_request(request, control)
+    template_id = validate_request(request)
     system_prompt, source = load_system_prompt(files)
     messages = (
         {"role": "system", "content": system_content(system_prompt, load_preamble(template_id))},
         {"role": "user", "content": user_content(request)},
     )
-    encoded = tokenizer.apply_chat_template(list(messages), tokenize=True, add_generation_prompt=True, return_dict=True)
-    token_ids = tuple(int(token) for token in encoded["input_ids"])
+    token_ids = tuple(encode_messages(tokenizer, messages))
     budget = request.settings.thinking_budget + request.settings.answer_budget
     if len(token_ids) + budget > context_limit:
         raise ContextLimitError(len(token_ids), budget, context_limit)
@@ -161,16 +159,37 @@ def render_prompt(
     )
 
 
-def _refuse_control_text(request: ReasoningRequest, control: ControlTokens) -> None:
-    # A chat template renders to text before tokenizing, so "[INST]" typed by a user would become
-    # a real control token and could steer the model. Refuse it rather than silently alter evidence.
-    fields = [("question", "The question", request.question)]
-    fields += [("documents", f"The document {d.name!r}", d.text) for d in request.documents]
-    for field, label, text in fields:
-        for special in control.special_texts:
-            if special in text:
-                raise InvalidRequestError(
-                    field,
-                    f"{label} contains the text {special!r}, which the model would read as a control token; "
-                    "remove or rephrase it.",
-                )
+# Stands in for the user turn while the chat template renders; never shown, never tokenized.
+_USER_TURN = "\ue000GLASSBOX USER TURN\ue000"
+
+
+def encode_messages(tokenizer: Any, messages: tuple[dict[str, Any], dict[str, Any]]) -> list[int]:
+    """Token ids of ``messages``: the template's control tokens are real, the user turn is plain text."""
+    if _encodes_content_as_text(tokenizer):
+        encoded = tokenizer.apply_chat_template(
+            list(messages), tokenize=True, add_generation_prompt=True, return_dict=True
+        )
+        return [int(token) for token in encoded["input_ids"]]
+    # An HF chat template renders to text before tokenizing, so user text reading "[/INST]" would
+    # become a control token. Render the layout around a placeholder instead, and encode the user
+    # turn alone with special tokens split into ordinary pieces. The user turn sits between the
+    # template's own control tokens, so a clean prompt gets exactly the template's ids.
+    system, user = messages
+    layout = tokenizer.apply_chat_template(
+        [system, dict(user, content=_USER_TURN)], tokenize=False, add_generation_prompt=True
+    )
+    if layout.count(_USER_TURN) != 1:
+        raise NotMagistralError("The tokenizer's chat template does not render the user turn exactly once.")
+    before, after = layout.split(_USER_TURN)
+    ids = tokenizer.encode(before, add_special_tokens=False)
+    ids += tokenizer.encode(user["content"], add_special_tokens=False, split_special_tokens=True)
+    ids += tokenizer.encode(after, add_special_tokens=False)
+    return [int(token) for token in ids]
+
+
+def _encodes_content_as_text(tokenizer: Any) -> bool:
+    # mistral-common (tekken.json) encodes message content as plain text itself; only its
+    # backend lacks split_special_tokens, which it does not need.
+    from transformers.tokenization_mistral_common import MistralCommonBackend
+
+    return isinstance(tokenizer, MistralCommonBackend)

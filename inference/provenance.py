@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from inference.hashing import combined_digest, hash_files
+from inference.loading import resolve_device
 from inference.model_dir import ModelFiles
 from inference.tiny_model import TEST_MODEL_MARKER
 
@@ -38,18 +40,25 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def device_description() -> dict[str, Any]:
+def device_description(device: str | None = None) -> dict[str, Any]:
+    """The one device the model was loaded onto (``cpu`` or ``cuda:N``; None: the one a load would pick)."""
     import torch
 
-    if torch.cuda.is_available():
-        index = torch.cuda.current_device()
+    device = resolve_device(device)
+    if device.startswith("cuda"):
+        index = torch.device(device).index or 0
+        properties = torch.cuda.get_device_properties(index)
         return {
             "type": "cuda",
+            "torch_device": device,
             "name": torch.cuda.get_device_name(index),
+            # cuda:0 is whichever GPU CUDA_VISIBLE_DEVICES exposes first; its UUID names it for good.
+            "uuid": str(getattr(properties, "uuid", "unknown")),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "cuda": torch.version.cuda,
             "capability": ".".join(map(str, torch.cuda.get_device_capability(index))),
         }
-    return {"type": "cpu", "name": _cpu_name(), "threads": torch.get_num_threads()}
+    return {"type": "cpu", "torch_device": "cpu", "name": _cpu_name(), "threads": torch.get_num_threads()}
 
 
 def _cpu_name() -> str:
@@ -62,7 +71,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def model_provenance(files: ModelFiles, quantization: dict[str, Any]) -> dict[str, Any]:
+def model_provenance(files: ModelFiles, quantization: dict[str, Any], device: str) -> dict[str, Any]:
     """Provenance fixed at load time; each result adds its seed."""
     weights = hash_files(files.path, files.weight_files)
     tokenizer = hash_files(files.path, files.tokenizer_files)
@@ -79,5 +88,5 @@ def model_provenance(files: ModelFiles, quantization: dict[str, Any]) -> dict[st
         "tokenizer_sha256": combined_digest(tokenizer),
         "quantization": quantization,
         "libraries": library_versions(),
-        "device": device_description(),
+        "device": device_description(device),
     }

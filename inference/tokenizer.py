@@ -19,7 +19,7 @@ class ControlTokens:
     think: int
     end_think: int
     eos: int
-    # Every special token's text, so user text that would turn into a control token can be refused.
+    # Every special token's text: user text may contain any of them and must still encode as plain text.
     special_texts: tuple[str, ...]
 
     def name(self, token_id: int) -> str:

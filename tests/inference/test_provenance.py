@@ -13,7 +13,7 @@ from inference.provenance import model_provenance
 
 def test_provenance_names_model_weights_tokenizer_libraries_and_device(tiny_model_dir: Path):
     files = inspect_model_dir(tiny_model_dir)
-    provenance = model_provenance(files, quantization_settings("nf4"))
+    provenance = model_provenance(files, quantization_settings("nf4"), "cpu")
     weights = tiny_model_dir / "model.safetensors"
     assert provenance["weight_files"] == {"model.safetensors": sha256_file(weights)}
     assert set(provenance["tokenizer_files"]) >= {"tokenizer.json", "tokenizer_config.json"}
@@ -42,7 +42,7 @@ def test_revision_comes_from_hub_download_metadata(tiny_model_dir: Path, tmp_pat
     metadata = copy / ".cache" / "huggingface" / "download"
     metadata.mkdir(parents=True)
     (metadata / "config.json.metadata").write_text("0123abcd\netag\n1.0\n")
-    provenance = model_provenance(inspect_model_dir(copy), quantization_settings("bf16"))
+    provenance = model_provenance(inspect_model_dir(copy), quantization_settings("bf16"), "cpu")
     assert provenance["revision"] == "0123abcd"
 
 

@@ -3,7 +3,9 @@ and beat, with a worker killed mid-job and a pool process killed while the model
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +36,18 @@ def test_the_documented_parts_are_an_inference_worker_a_control_worker_and_beat(
     assert " worker -Q inference " in commands["inference"]
     assert " worker -Q control " in commands["control"]
     assert commands["beat"] == "celery -A audit_app beat"
+
+
+def test_the_demo_runs_the_documented_parts_with_the_documented_options():
+    import demo  # deploy/ is on the path (tests/services_plugin.py)
+
+    for part, command in demo.service_commands().items():
+        assert command[:2] == [sys.executable, "-m"]
+        words = command[2:]
+        if part == "beat":
+            words = words[: words.index("--schedule")]  # the demo keeps its schedule file under var/demo
+        documented = [word for word in shlex.split(documented_commands()[part]) if "=" not in word]
+        assert [word for word in words if word != "--loglevel=INFO"] == documented, part
 
 
 def test_documented_deployment_recovers_a_killed_workers_job_and_signs_checkpoints(

@@ -3,7 +3,9 @@ and beat, with a worker killed mid-job and a pool process killed while the model
 
 from __future__ import annotations
 
+import json
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -14,10 +16,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from audit_app import worker
 from audit_app.celery import app
 from audit_app.models import Checkpoint, Job, RunRecord, Team
 from audit_app.services.submission import submit_job
-from inference import GenerationSettings
+from inference import GenerationSettings, InferenceError
+from inference.tiny_model import TEST_MODEL_MARKER
 from tests.service.processes import documented_commands, pool_children, start_celery, start_documented, stop, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,3 +116,18 @@ def stop_child(pid: int) -> None:
     import os
 
     os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer or Celery's hard time limit would
+
+
+def test_the_test_only_load_delay_is_refused_with_a_real_model(tmp_path: Path, settings, monkeypatch):
+    real = tmp_path / "model"
+    shutil.copytree(settings.GLASSBOX["MODEL_PATH"], real)
+    config = json.loads((real / "config.json").read_text())
+    del config[TEST_MODEL_MARKER]
+    (real / "config.json").write_text(json.dumps(config))
+    settings.GLASSBOX = settings.GLASSBOX | {"MODEL_PATH": str(real), "TEST_LOAD_DELAY_SECONDS": 60.0}
+    monkeypatch.setattr(worker, "_engine", None)  # this process's engine state is restored afterwards
+    monkeypatch.setattr(worker, "_load_error", None)
+    started = time.monotonic()
+    with pytest.raises(InferenceError, match="GLASSBOX_TEST_LOAD_DELAY_SECONDS is a test-only setting"):
+        worker.get_engine()
+    assert time.monotonic() - started < 30  # refused before sleeping or loading weights

@@ -82,6 +82,19 @@ def test_a_backlog_keeps_one_message_per_job_however_many_sweeps(analyst: User, 
     assert inference_messages() == 5
 
 
+def test_resuming_sends_only_the_jobs_whose_message_was_set_aside(analyst: User, operator: User, team: Team):
+    app.control.purge()
+    for n in range(3):
+        submit_job(analyst, team, "C-1", "legal", f"{QUESTION} {n}", generation=SHORT)
+    suspend_inference(operator, "Incident 8")
+    resume_inference(operator, "Closed")
+    assert inference_messages() == 3  # still waiting in Redis: not sent twice
+    suspend_inference(operator, "Incident 9")
+    app.control.purge()  # as a worker does while suspended: it takes each message and leaves the job queued
+    resume_inference(operator, "Closed")
+    assert inference_messages() == 3
+
+
 @pytest.fixture
 def result(analyst: User, team: Team) -> ReasoningResult:
     """What the tiny model really answers to QUESTION with SHORT (greedy: the same for every job asking it)."""

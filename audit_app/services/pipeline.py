@@ -25,6 +25,7 @@ from inference import Document as PromptDocument
 from inference import GenerationSettings, Progress, ReasoningRequest, ReasoningResult
 
 logger = logging.getLogger(__name__)
+CANCELLED_WORKER_LOST = "Cancelled as asked; the worker stopped before it could store the partial run."
 
 
 def storable(text: str) -> str:
@@ -189,9 +190,6 @@ def sweep_jobs() -> dict[str, int]:
     if current_suspension() is None:
         counts["sent"] = send_missing_messages(now - timedelta(seconds=limits["QUEUED_TOO_LONG_SECONDS"]))
     return counts
-
-
-CANCELLED_WORKER_LOST = "Cancelled as asked; the worker stopped before it could store the partial run."
 
 
 def send_missing_messages(sent_before: datetime | None = None) -> int:

@@ -8,6 +8,10 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "audit_app.settings")
 
+# Queue names as in settings.CELERY_TASK_QUEUES: inference workers hold the model, the control worker never does.
+INFERENCE_QUEUE = "inference"
+CONTROL_QUEUE = "control"
+
 app = Celery("glassbox")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["audit_app"])

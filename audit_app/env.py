@@ -113,3 +113,4 @@ class GlassboxSettings(TypedDict):
     LEDGER_ORIGIN: str
     LEDGER_KEY: str
     CHECKPOINT_INTERVAL_SECONDS: float
+    TEST_LOAD_DELAY_SECONDS: float

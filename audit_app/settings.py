@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kombu import Exchange, Queue
+
 from audit_app.env import (
     GlassboxSettings,
     database_from_url,
@@ -140,7 +142,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Two queues, two kinds of worker (docs/operations.md): ``inference`` workers hold the model, one per GPU;
+# the ``control`` worker runs everything else (sweep, checkpoints, verification) and never loads it.
+# Each queue its own exchange and key: a bare Queue(name) binds to the default exchange and key, and
+# would then receive the control queue's messages too.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("inference", "control")]
+CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_TASK_ROUTES = {"glassbox.run_job": {"queue": "inference"}}
+# Celery SIGKILLs a pool child that has not reported "up" within this time. The model loads before the
+# child reports up (audit_app/worker.py), and a 24B load takes minutes: the 4 s default would kill every
+# replacement child after an OOM or a hard time limit, forever. Sized for a model load instead.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_float("GLASSBOX_MODEL_LOAD_TIMEOUT_SECONDS", 1800.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redelivery after a lost worker; the conditional claim makes a duplicate delivery harmless.
     "visibility_timeout": env_int("GLASSBOX_VISIBILITY_TIMEOUT", 3600),
@@ -164,6 +176,8 @@ GLASSBOX: GlassboxSettings = {
     "LEDGER_KEY": env_secret("GLASSBOX_LEDGER_KEY", ""),
     # Entries after the last checkpoint are unsigned until the next one; signing is cheap when nothing grew.
     "CHECKPOINT_INTERVAL_SECONDS": env_float("GLASSBOX_CHECKPOINT_INTERVAL_SECONDS", 5.0),
+    # Test only: a slow model load with the tiny model; audit_app/worker.py refuses it with a real model.
+    "TEST_LOAD_DELAY_SECONDS": env_float("GLASSBOX_TEST_LOAD_DELAY_SECONDS", 0.0),
 }
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran within one interval is superseded by the next one: let it expire, not pile up.

@@ -1,15 +1,22 @@
-"""The model, resident in each worker process: loaded once at process start, never per task."""
+"""The model, resident in each inference worker process: loaded once at process start, never per task.
+
+Only workers that consume the ``inference`` queue load it; the control worker (sweep, checkpoints,
+verification) never does, so it stays light and can run beside the GPU workers.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+import time
 
 from celery.signals import worker_process_init
 from django.conf import settings
 
-from inference import Engine, InferenceError
+from audit_app.celery import INFERENCE_QUEUE, app
+from inference import Engine, InferenceError, PromptBuilder
+from inference.tiny_model import TEST_MODEL_MARKER
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -22,9 +29,8 @@ def get_engine() -> Engine:
     global _engine, _load_error
     with _lock:
         if _engine is None and _load_error is None:
-            config = settings.GLASSBOX
             try:
-                _engine = Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"])
+                _engine = _load()
                 logger.info("Model loaded: %s", _engine.provenance["model_id"])
             except InferenceError as error:
                 logger.error("Model not loaded: %s", error)
@@ -35,7 +41,26 @@ def get_engine() -> Engine:
         return _engine
 
 
+def _load() -> Engine:
+    config = settings.GLASSBOX
+    delay = config["TEST_LOAD_DELAY_SECONDS"]
+    if delay <= 0:
+        return Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"])
+    prompts = PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"])
+    if not prompts.files.config.get(TEST_MODEL_MARKER, False):
+        raise InferenceError("GLASSBOX_TEST_LOAD_DELAY_SECONDS is a test-only setting, refused with a real model.")
+    time.sleep(delay)  # stands in for the minutes a 24B model takes to load
+    return Engine.from_prompts(prompts, config["QUANTIZATION"])
+
+
+def serves_inference() -> bool:
+    """Whether this worker consumes the inference queue (``-Q``, applied before the pool forks)."""
+    return INFERENCE_QUEUE in app.amqp.queues.consume_from
+
+
 @worker_process_init.connect
 def _load_at_start(**_: object) -> None:
+    if not serves_inference():
+        return
     with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
         get_engine()

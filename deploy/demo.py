@@ -1,6 +1,7 @@
 """Bring the whole service up on this machine: PostgreSQL, Redis, migrations, demo users, the model
-(the tiny TEST model when MAGISTRAL_MODEL_PATH is unset), a Celery worker, beat and the web server
-on http://127.0.0.1:8000. Ctrl-C stops all of it. Data lives under var/demo/."""
+(the tiny TEST model when MAGISTRAL_MODEL_PATH is unset), an inference worker, the control worker, beat
+and the web server on http://127.0.0.1:8000, started as docs/operations.md says.
+Ctrl-C stops all of it. Data lives under var/demo/."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ def prepare_environment() -> dict[str, str]:
     return env
 
 
+def service_commands() -> dict[str, list[str]]:
+    """The parts docs/operations.md runs in production, with the same options (plus log level and beat's
+    schedule file under var/demo): web, one inference worker, the control worker and beat."""
+    celery = [PYTHON, "-m", "celery", "-A", "audit_app"]
+    return {
+        "web": [PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", "127.0.0.1:8000", "-w", "2", "--timeout", "120"],
+        "inference": [*celery, "worker", "-Q", "inference", "-c", "1", "-n", "inference0@%h", "--loglevel=INFO"],
+        "control": [*celery, "worker", "-Q", "control", "-c", "2", "-n", "control@%h", "--loglevel=INFO"],
+        "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(VAR / "beat-schedule")],
+    }
+
+
 def _stop_on_sigterm(*_: object) -> None:
     raise KeyboardInterrupt  # Ctrl-C, a plain kill or a closed terminal all shut down the same way
 
@@ -60,14 +73,9 @@ def main() -> None:
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], check=True, env=env, cwd=ROOT)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True, env=env, cwd=ROOT)
     subprocess.run([*manage, "seed_demo"], check=True, env=env, cwd=ROOT)
-    celery = [PYTHON, "-m", "celery", "-A", "audit_app"]
     logs = VAR / "logs"
     logs.mkdir(exist_ok=True)
-    commands = {
-        "worker": [*celery, "worker", "-Q", "inference,celery", "-c", "1", "--loglevel=INFO"],
-        "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(VAR / "beat-schedule")],
-        "web": [PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", "127.0.0.1:8000", "-w", "2", "--timeout", "120"],
-    }
+    commands = service_commands()
     processes = {name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
                                         stdout=(logs / f"{name}.log").open("ab"), stderr=subprocess.STDOUT)
                  for name, command in commands.items()}  # fmt: skip

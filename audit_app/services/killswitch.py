@@ -9,6 +9,7 @@ from audit_app.ledger import log as ledger
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Job, KillSwitchEvent
 from audit_app.services.evidence import kill_switch_state
+from audit_app.services.pipeline import send_missing_messages
 
 
 def current_suspension() -> KillSwitchEvent | None:
@@ -26,19 +27,18 @@ def suspend_inference(actor: User, reason: str) -> KillSwitchEvent:
     if not reason.strip():
         raise ValueError("Give a reason for suspending inference.")
     with transaction.atomic():
-        event = _record(KillSwitchEvent.SUSPEND, actor, reason)
-        Job.objects.filter(status=Job.RUNNING).update(cancel_requested=True)
-    return event
+        # Lock order: job rows first, then the ledger head (inside _record), the order record_run takes
+        # them; the other order deadlocks with a job finishing at the same moment.
+        running = Job.objects.select_for_update().filter(status=Job.RUNNING).order_by("pk")
+        Job.objects.filter(pk__in=list(running.values_list("pk", flat=True))).update(cancel_requested=True)
+        return _record(KillSwitchEvent.SUSPEND, actor, reason)
 
 
 def resume_inference(actor: User, reason: str = "") -> KillSwitchEvent:
-    """Accept submissions again and send the jobs that waited while inference was suspended."""
-    from audit_app.services.submission import enqueue_job
-
+    """Accept submissions again and send the jobs that waited (those whose message a worker set aside)."""
     with transaction.atomic():
         event = _record(KillSwitchEvent.RESUME, actor, reason)
-        waiting = list(Job.objects.filter(status=Job.QUEUED, cancel_requested=False).values_list("pk", flat=True))
-        transaction.on_commit(lambda: [enqueue_job(job_id) for job_id in waiting])
+        transaction.on_commit(send_missing_messages)
     return event
 
 

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from audit_app.celery import INFERENCE_QUEUE
 from audit_app.ledger import log as ledger
 from audit_app.ledger.canonical import canonical_json, sha256_hex
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Document, Job, RunRecord
+from audit_app.services.broker import pending_task_ids
 from inference import Document as PromptDocument
 from inference import GenerationSettings, Progress, ReasoningRequest, ReasoningResult
 
 logger = logging.getLogger(__name__)
+CANCELLED_WORKER_LOST = "Cancelled as asked; the worker stopped before it could store the partial run."
 
 
 def storable(text: str) -> str:
@@ -147,34 +150,69 @@ def fail_job(job_id: int, token: uuid.UUID | None, reason: str) -> None:
 
 
 def cancel_job(job: Job) -> None:
-    """A queued job is cancelled at once; a running one is asked to stop and keeps its partial run."""
-    Job.objects.filter(pk=job.pk, status=Job.QUEUED).update(
-        status=Job.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    """A queued job is cancelled at once; a running one is asked to stop and keeps its partial run.
+
+    One UPDATE, so a sweep requeueing the job at the same moment cannot slip between "cancel if queued"
+    and "ask to stop if running" and lose the request.
+    """
+    queued = Q(status=Job.QUEUED)
+    Job.objects.filter(pk=job.pk, status__in=(Job.QUEUED, Job.RUNNING)).update(
+        cancel_requested=True,
+        status=Case(When(queued, then=Value(Job.CANCELLED)), default=F("status")),
+        finished_at=Case(When(queued, then=Value(timezone.now())), default=F("finished_at")),
     )
-    Job.objects.filter(pk=job.pk, status=Job.RUNNING).update(cancel_requested=True)
 
 
 def sweep_jobs() -> dict[str, int]:
-    """Re-send jobs queued too long, requeue jobs whose worker went silent, fail those out of attempts."""
+    """Cancel lost jobs whose cancel was asked for, requeue (or fail) the other lost ones, send missing messages."""
     from audit_app.services.killswitch import current_suspension
-    from audit_app.services.submission import enqueue_job
 
     limits = settings.GLASSBOX
     now = timezone.now()
     stale = now - timedelta(seconds=limits["STALE_AFTER_SECONDS"])
-    lost = Job.objects.filter(status=Job.RUNNING, heartbeat_at__lt=stale)
-    failed = lost.filter(attempts__gte=limits["MAX_ATTEMPTS"]).update(
+    lost = Q(status=Job.RUNNING, heartbeat_at__lt=stale)
+    # A cancel asked for before the worker died is honoured: there is nothing left to stop, and a job
+    # requeued with its cancel pending would never be claimed again ("queued · cancelling…" forever).
+    cancelled = Job.objects.filter(lost | Q(status=Job.QUEUED), cancel_requested=True).update(
+        status=Job.CANCELLED, finished_at=now, error=CANCELLED_WORKER_LOST
+    )
+    failed = Job.objects.filter(lost, cancel_requested=False, attempts__gte=limits["MAX_ATTEMPTS"]).update(
         status=Job.FAILED,
         finished_at=now,
         error=f"The worker running this job stopped answering {limits['MAX_ATTEMPTS']} times "
         "(crash, out of memory or hard time limit); it was not retried again.",
     )
-    requeued = lost.filter(attempts__lt=limits["MAX_ATTEMPTS"]).update(status=Job.QUEUED, claim_token=None)
-    if current_suspension() is not None:
-        return {"failed": failed, "requeued": requeued, "sent": 0}
-    waiting = now - timedelta(seconds=limits["QUEUED_TOO_LONG_SECONDS"])
-    overdue = Job.objects.filter(status=Job.QUEUED, cancel_requested=False).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=waiting) | Q(claim_token__isnull=True, attempts__gt=0)
+    # enqueued_at=None: the dead worker's message is unacknowledged and only returns after the
+    # visibility timeout, so the job needs a new one now.
+    requeued = Job.objects.filter(lost, cancel_requested=False, attempts__lt=limits["MAX_ATTEMPTS"]).update(
+        status=Job.QUEUED, claim_token=None, enqueued_at=None
     )
-    sent = sum(enqueue_job(job_id) for job_id in overdue.values_list("pk", flat=True))
-    return {"failed": failed, "requeued": requeued, "sent": sent}
+    counts = {"cancelled": cancelled, "failed": failed, "requeued": requeued, "sent": 0}
+    if current_suspension() is None:
+        counts["sent"] = send_missing_messages(now - timedelta(seconds=limits["QUEUED_TOO_LONG_SECONDS"]))
+    return counts
+
+
+def send_missing_messages(sent_before: datetime | None = None) -> int:
+    """Send run_job for each queued job without a message: never sent, requeued, or lost by the broker.
+
+    One message per job, however long the backlog waits: a job whose message (sent before ``sent_before``,
+    any time when None) is still waiting or delivered in the broker is not sent again.
+    """
+    from audit_app.services.submission import enqueue_job
+
+    waiting = Job.objects.filter(status=Job.QUEUED, cancel_requested=False)
+    unsent = list(waiting.filter(enqueued_at__isnull=True).values_list("pk", flat=True))
+    older = waiting.filter(enqueued_at__isnull=False)
+    if sent_before is not None:
+        older = older.filter(enqueued_at__lt=sent_before)
+    overdue = list(older.values_list("pk", "task_id"))
+    if overdue:
+        try:
+            pending = pending_task_ids(INFERENCE_QUEUE)
+        except Exception:  # broker unreachable: these jobs keep their stored state until the next sweep
+            logger.warning("Broker unreachable: cannot check which queued jobs lost their message.", exc_info=True)
+            overdue = []
+        else:
+            overdue = [(pk, task_id) for pk, task_id in overdue if task_id not in pending]
+    return sum(enqueue_job(job_id) for job_id in unsent + [pk for pk, _ in overdue])

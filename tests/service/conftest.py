@@ -46,17 +46,26 @@ def operator(db) -> User:
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process (prefork, one child holding the model) on the test database."""
+    """A real inference worker as documented (prefork, one child holding the model) on the test database."""
     from audit_app.celery import app
 
     app.control.purge()  # messages left by earlier tests belong to jobs that no longer exist
-    process = start_celery("worker", tmp_path / "worker.log")
+    process = start_celery("inference", tmp_path / "inference.log")
     yield process
     stop(process)
 
 
 @pytest.fixture
-def beat(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def control_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The control worker as documented: runs the sweep and checkpoint signing, never loads the model."""
+    process = start_celery("control", tmp_path / "control.log")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def beat(tmp_path: Path, control_worker: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """Beat, with the control worker that runs what it schedules."""
     process = start_celery("beat", tmp_path / "beat.log")
     yield process
     stop(process)

@@ -56,11 +56,11 @@ def test_cancel_mid_run_stores_the_partial_run(worker, analyst: User, team: Team
 
 def test_killed_worker_job_completes_once_after_a_new_worker_starts(tmp_path: Path, analyst: User, team: Team, beat):
     run_job.app.control.purge()
-    first = start_celery("worker", tmp_path / "first.log")
+    first = start_celery("inference", tmp_path / "first.log")
     job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
     wait_for(lambda: (job.refresh_from_db(), job.answer_tokens > 50)[1], what="the job to be mid-run")
     stop(first, signal.SIGKILL)
-    second = start_celery("worker", tmp_path / "second.log")
+    second = start_celery("inference", tmp_path / "second.log")
     try:
         wait_for(lambda: status(job) == Job.SUCCEEDED, timeout=120, what="the job to finish on the new worker")
     finally:
@@ -107,7 +107,7 @@ def test_failure_is_stored_with_a_clear_reason(
     monkeypatch.setattr(task, "soft_time_limit", int(environment.get("GLASSBOX_SOFT_TIME_LIMIT", "3600")))
     monkeypatch.setattr(task, "_exec_options", None)
     run_job.app.control.purge()
-    failing = start_celery("worker", tmp_path / "worker.log", env=environment)
+    failing = start_celery("inference", tmp_path / "worker.log", env=environment)
     try:
         job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=LONG)
         wait_for(lambda: status(job) == Job.FAILED, timeout=60, what="the job to fail")

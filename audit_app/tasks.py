@@ -13,6 +13,7 @@ from django.conf import settings
 from audit_app import worker  # connects the load-at-process-start signal
 from audit_app.services import pipeline
 from audit_app.services.killswitch import current_suspension
+from audit_app.services.verification import run_verification
 from inference import InferenceError
 
 logger = logging.getLogger(__name__)
@@ -67,3 +68,10 @@ def sign_checkpoint() -> int | None:
 
     checkpoint = sign_now()
     return checkpoint.size if checkpoint else None
+
+
+@shared_task(name="glassbox.verify_ledger", ignore_result=True)
+def verify_ledger(run_id: int) -> bool | None:
+    """Whole-ledger verification for the auditor page (a run id, never the web request)."""
+    result = run_verification(run_id)
+    return None if result is None else result.ok

@@ -2,6 +2,7 @@ from audit_app.models.evidence import AccessEvent, Document, KillSwitchEvent, Ru
 from audit_app.models.jobs import Job
 from audit_app.models.ledger import Checkpoint, LedgerEntry, LedgerHead, LedgerNode, LedgerVerification
 from audit_app.models.organisation import Case, Team
+from audit_app.models.verification import VerificationRun
 from audit_app.models.write_once import EvidenceImmutableError
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "RunRecord",
     "Submission",
     "Team",
+    "VerificationRun",
 ]

@@ -23,6 +23,7 @@ def insert(table: str, **values: Any) -> int:
 def superuser(table: str, sql: str, *params: object) -> None:
     """``ALTER TABLE … DISABLE TRIGGER ALL``, the edit, and the triggers back on."""
     with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's transaction defers its foreign-key checks
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER ALL")
         cursor.execute(sql, params)
         cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER ALL")

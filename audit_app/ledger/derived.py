@@ -29,7 +29,7 @@ def token_ids_sha256(token_ids: Sequence[int]) -> str:
     the cost (verification recomputes this for every run record); anything else goes the canonical way.
     """
     ids = list(token_ids)
-    if not ids or (set(map(type, ids)) == {int} and -_SAFE_INTEGER <= min(ids) and max(ids) <= _SAFE_INTEGER):
+    if not ids or (set(map(type, ids)) == {int} and min(ids) >= -_SAFE_INTEGER and max(ids) <= _SAFE_INTEGER):
         return hashlib.sha256(json.dumps(ids, separators=(",", ":")).encode()).hexdigest()
     return hashlib.sha256(canonical_json(ids)).hexdigest()
 

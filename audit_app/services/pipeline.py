@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audit_app.ledger import log as ledger
 from audit_app.ledger import derived
+from audit_app.ledger import log as ledger
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Document, Job, RunRecord
 from inference import Document as PromptDocument

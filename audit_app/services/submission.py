@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from audit_app.ledger import log as ledger
 from audit_app.ledger import derived
+from audit_app.ledger import log as ledger
 from audit_app.ledger.records import evidence_hash, evidence_record
 from audit_app.models import Case, Document, Job, Submission, Team
 from audit_app.services.documents import ExtractedDocument, extract_document

@@ -54,7 +54,7 @@ def make_evidence() -> Evidence:
     team = Team.objects.create(name="Équipe 東京")
     user = person("zoë", "analyst", team)
     uploads = [Upload("brief ☃.txt", "Ünïcödé text, 東京, emoji 🙂.\n".encode()), Upload("b.md", b"# Two\n")]
-    job = submit_job(user, team, "C-ß1", "legal", "Was ist 𝔸? 🙂", uploads, SHORT)
+    job = submit_job(user, team, "C-ß1", "legal", "Was ist \U0001d538? 🙂", uploads, SHORT)
     bare = submit_job(user, team, "C-ß1", "legal", "No documents?", generation=SHORT)
     run = run_job_inline(job)
     suspend = suspend_inference(user, "Audit ✓")

@@ -63,8 +63,9 @@ def test_edited_payload_is_caught_at_its_sequence(ledger_with_checkpoints):
 def test_edited_record_field_is_caught_at_its_entry(ledger_with_checkpoints):
     tamper("UPDATE audit_app_submission SET question = 'Forged?' WHERE id = %s", ledger_with_checkpoints[4])
     assert problem().sequence == 4
-    assert str(problem()) == (f"audit_app_submission {ledger_with_checkpoints[4]} (entry 4): differs from what was "
-                              "ledgered in question.")
+    assert str(problem()) == (
+        f"audit_app_submission {ledger_with_checkpoints[4]} (entry 4): differs from what was ledgered in question."
+    )
 
 
 def test_deleted_entry_is_caught(ledger_with_checkpoints):

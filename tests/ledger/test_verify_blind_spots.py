@@ -130,6 +130,6 @@ def test_command_prints_each_problem_and_exits_1(evidence: Evidence, capsys):
 
 
 def test_command_refuses_a_cap_below_one(evidence: Evidence):
-    with pytest.raises(CommandError, match="--max-problems must be at least 1.") as error:
+    with pytest.raises(CommandError, match=r"--max-problems must be at least 1\.") as error:
         call_command("verify_ledger", "--max-problems", "0")
     assert error.value.returncode == 2

@@ -92,8 +92,8 @@ def _check_documents(rows: list[Row], entry: Entry) -> Iterator[Problem]:
     for row in rows:
         position = row.content["position"]
         if by_position.pop(position, None) != row.record:
-            yield Problem(DOCUMENT_TABLE, str(row.pk),
-                          f"is not document {position} of submission {entry.key} as ledgered.", entry.sequence)  # fmt: skip
+            message = f"is not document {position} of submission {entry.key} as ledgered."
+            yield Problem(DOCUMENT_TABLE, str(row.pk), message, entry.sequence)
     for position in sorted(by_position, key=str):
         yield Problem(DOCUMENT_TABLE, None, f"document {position} of submission {entry.key} is missing.",
                       entry.sequence)  # fmt: skip

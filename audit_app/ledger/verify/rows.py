@@ -46,7 +46,7 @@ class _Column:
 def _columns(model: type[models.Model]) -> list[_Column]:
     columns = []
     for field in model._meta.concrete_fields:
-        quoted = connection.ops.quote_name(field.column)
+        quoted = connection.ops.quote_name(field.column or field.attname)
         select = f"encode(sha256({quoted}), 'hex')" if isinstance(field, models.BinaryField) else quoted
         columns.append(_Column(field.attname, select, isinstance(field, models.JSONField),
                                field.name not in HASH_FIELDS and not field.primary_key))  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.db import connection
 
@@ -21,6 +21,7 @@ from audit_app.ledger.log import fetch_nodes
 from audit_app.ledger.problems import Problem
 from audit_app.ledger.verifier import VerificationError, leaf_hash, node_hash, verify_checkpoint, verify_consistency
 from audit_app.ledger.verify.coverage import repeated_subjects, unledgered_rows
+from audit_app.ledger.verify.reader import CHUNK, Chunk, read_chunks
 from audit_app.ledger.verify.records import ENTRY_TABLE, Entry, check_chunk
 from audit_app.ledger.verify.report import Report
 from audit_app.ledger.verify.rows import EVIDENCE
@@ -28,7 +29,7 @@ from audit_app.models import Checkpoint
 
 __all__ = ["Report", "verify_ledger"]
 
-CHUNK = 5000
+READER_THREADS = 2  # overlap the database with the checks; more cores would take more
 CHECKPOINT_TABLE, NODE_TABLE = "audit_app_checkpoint", "audit_app_ledgernode"
 _MISSING_LEAF = bytes(32)  # stands in for a deleted entry whose stored node is gone too
 
@@ -72,7 +73,7 @@ def verify_ledger(
     checkpoints = list(Checkpoint.objects.order_by("size", "id"))  # before the size: none signs beyond it
     total = _size()
     walk = _Walk(report, checkpoints, verifier_key, check_records)
-    for chunk in _chunks(total):
+    for chunk in read_chunks(total, check_records, READER_THREADS):
         walk.chunk(chunk)
         if on_progress is not None:
             on_progress(walk.frontier.size, total)
@@ -95,23 +96,6 @@ def _size() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _chunks(total: int) -> Iterator[list[tuple[int, str, str, bytes, bytes]]]:
-    """Entries below ``total`` in sequence order, ``CHUNK`` at a time (keyset pages: bounded memory)."""
-    after = -1
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT sequence, kind, subject, payload, leaf_hash FROM audit_app_ledgerentry "
-                "WHERE sequence > %s AND sequence < %s ORDER BY sequence LIMIT %s",
-                [after, total, CHUNK],
-            )
-            rows = cursor.fetchall()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
-
-
 class _Walk:
     def __init__(self, report: Report, checkpoints: list[Checkpoint], key: str, check_records: bool) -> None:
         self.report, self.checkpoints, self.key, self.check_records = report, checkpoints, key, check_records
@@ -120,10 +104,9 @@ class _Walk:
         self.checkpoint = next(self.pending, None)
         self._due()  # checkpoints of the empty log (beat signs one before the first job)
 
-    def chunk(self, rows: list[tuple[int, str, str, bytes, bytes]]) -> None:
+    def chunk(self, chunk: Chunk) -> None:
         decoded: list[Entry] = []
-        for sequence, kind, subject, payload, stored_leaf in rows:
-            payload, stored_leaf = bytes(payload), bytes(stored_leaf)
+        for sequence, kind, subject, payload, stored_leaf in chunk.entries:
             if sequence > self.frontier.size:
                 self._gap(sequence)
             leaf = leaf_hash(payload)
@@ -137,7 +120,7 @@ class _Walk:
                 if entry is not None:
                     decoded.append(entry)
         if decoded:
-            for problem in check_chunk(decoded):
+            for problem in check_chunk(decoded, chunk.rows, chunk.documents):
                 self.report.add(problem)
 
     def finish(self, total: int) -> None:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from audit_app.ledger.canonical import canonical_json
 from audit_app.ledger.derived import derived_hashes
 from audit_app.ledger.problems import Problem
-from audit_app.ledger.verify.rows import EVIDENCE, Row, documents_by_submission, rows_by_id
+from audit_app.ledger.verify.rows import EVIDENCE, Row
 
 ENTRY_TABLE = "audit_app_ledgerentry"
 DOCUMENT_TABLE = "audit_app_document"
-_DECODER = json.JSONDecoder()
+_RECORD_KEY, _NEXT_KEY = b'"record":{', b'},"record_sha256":'
 
 
 class Entry:
@@ -26,38 +25,31 @@ class Entry:
         self.sequence, self.kind, self.key, self.payload, self.body = sequence, kind, key, payload, body
 
 
-def record_sha256(payload: bytes, record: Any) -> str:
-    """SHA-256 of the canonical JSON of ``record``, the ledgered record inside ``payload``.
+def record_sha256_matches(payload: bytes, record: Any, expected: Any) -> bool:
+    """Whether ``expected`` is the SHA-256 of the canonical JSON of ``record``, the ledgered record in ``payload``.
 
-    The payload is RFC 8785 canonical JSON and its canonical form nests: the record's own canonical bytes
-    are the slice of the payload that decodes to it. Hashing that slice gives the canonical hash without
-    re-serializing in pure Python; when the slice is not found (a forged, non-canonical payload), the
-    record is canonicalized the slow way.
+    The payload is RFC 8785 canonical JSON, whose form nests: the record's own canonical bytes are the
+    slice of the payload between ``"record":`` and the next top-level key, ``"record_sha256"`` (keys are
+    sorted; a string cannot hold an unescaped quote, and no record column is named ``record_sha256``).
+    Hashing that slice gives the canonical hash without re-serializing in pure Python; if it does not match
+    (a payload not in canonical form, a misplaced slice), the record is canonicalized the slow way.
     """
-    start = payload.find(b'"record":{')
+    start = payload.find(_RECORD_KEY)
     if start >= 0:
-        text = payload.decode()
-        offset = len(payload[: start + 9].decode())
-        try:
-            value, end = _DECODER.raw_decode(text, offset)
-        except ValueError:
-            value = None
-        if value == record:
-            return hashlib.sha256(text[offset:end].encode()).hexdigest()
-    return hashlib.sha256(canonical_json(record)).hexdigest()
+        end = payload.find(_NEXT_KEY, start)
+        if end >= 0 and hashlib.sha256(payload[start + len(_RECORD_KEY) - 1 : end + 1]).hexdigest() == expected:
+            return True
+    return hashlib.sha256(canonical_json(record)).hexdigest() == expected
 
 
-def check_chunk(entries: list[Entry]) -> Iterator[Problem]:
-    """Every problem of ``entries`` (one chunk), with one query per evidence kind."""
-    wanted: dict[str, list[int]] = {}
-    for entry in entries:
-        wanted.setdefault(entry.kind, []).append(entry.key)
-    rows = {kind: rows_by_id(EVIDENCE[kind], keys) for kind, keys in wanted.items()}
-    documents = documents_by_submission(wanted.get("submission", []))
+def check_chunk(
+    entries: list[Entry], rows: dict[str, dict[int, Row]], documents: dict[int, list[Row]]
+) -> Iterator[Problem]:
+    """Every problem of ``entries`` (one chunk) against the rows read with it."""
     for entry in entries:
         model = EVIDENCE[entry.kind]
         table = model._meta.db_table
-        row = rows[entry.kind].get(entry.key)
+        row = rows.get(entry.kind, {}).get(entry.key)
         if row is None:
             yield Problem(table, str(entry.key), "is missing from the database (its entry ledgers it).", entry.sequence)
             continue
@@ -73,11 +65,11 @@ def _check_row(table: str, row: Row, entry: Entry) -> Iterator[Problem]:
         columns = sorted(k for k in row.record.keys() | other.keys() if row.record.get(k) != other.get(k))
         yield Problem(table, str(row.pk), f"differs from what was ledgered in {', '.join(columns)}.", entry.sequence)
     else:
-        recomputed = record_sha256(entry.payload, ledgered)
-        if entry.body.get("record_sha256") != recomputed:
+        ledgered_hash = entry.body.get("record_sha256")
+        if not record_sha256_matches(entry.payload, ledgered, ledgered_hash):
             yield Problem(ENTRY_TABLE, str(entry.sequence), "its record_sha256 is not the hash of its record.",
                           entry.sequence)  # fmt: skip
-        if row.stored.get("record_sha256") != recomputed:
+        if row.stored.get("record_sha256") != ledgered_hash:
             yield Problem(table, str(row.pk), "record_sha256 is not the hash of the row's record.", entry.sequence)
     label = row.record["model"]
     for column, value in derived_hashes(label, row.content).items():

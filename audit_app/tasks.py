@@ -70,7 +70,12 @@ def sign_checkpoint() -> int | None:
     return checkpoint.size if checkpoint else None
 
 
-@shared_task(name="glassbox.verify_ledger", ignore_result=True)
+@shared_task(
+    name="glassbox.verify_ledger",
+    ignore_result=True,
+    soft_time_limit=LIMITS["SOFT_TIME_LIMIT"],  # past it the run is marked failed, with the reason
+    time_limit=LIMITS["HARD_TIME_LIMIT"],
+)
 def verify_ledger(run_id: int) -> bool | None:
     """Whole-ledger verification for the auditor page (a run id, never the web request)."""
     result = run_verification(run_id)

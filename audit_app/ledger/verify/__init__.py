@@ -107,6 +107,9 @@ class _Walk:
     def chunk(self, chunk: Chunk) -> None:
         decoded: list[Entry] = []
         for sequence, kind, subject, payload, stored_leaf in chunk.entries:
+            if sequence < self.frontier.size:  # only if the unique constraint was dropped
+                self.report.add(Problem(ENTRY_TABLE, str(sequence), "repeats a sequence number.", sequence))
+                continue
             if sequence > self.frontier.size:
                 self._gap(sequence)
             leaf = leaf_hash(payload)

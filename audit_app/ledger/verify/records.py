@@ -39,7 +39,7 @@ def record_sha256_matches(payload: bytes, record: Any, expected: Any) -> bool:
         end = payload.find(_NEXT_KEY, start)
         if end >= 0 and hashlib.sha256(payload[start + len(_RECORD_KEY) - 1 : end + 1]).hexdigest() == expected:
             return True
-    return hashlib.sha256(canonical_json(record)).hexdigest() == expected
+    return bool(hashlib.sha256(canonical_json(record)).hexdigest() == expected)
 
 
 def check_chunk(

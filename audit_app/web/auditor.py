@@ -6,11 +6,14 @@ holds, and marks any history row without its entry as unverified.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
 from audit_app.ledger.checkpoints import public_verifier_key
 from audit_app.ledger.log import tree_size
@@ -28,6 +31,13 @@ def ledgered_history() -> QuerySet[LedgerVerification]:
     return LedgerVerification.objects.annotate(ledgered=Exists(entry))
 
 
+def recent_runs() -> QuerySet[VerificationRun]:
+    """Runs still going, and failures of the last hour (a finished run shows as its history row)."""
+    going = Q(status__in=[VerificationRun.QUEUED, VerificationRun.RUNNING])
+    failed = Q(status=VerificationRun.FAILED, requested_at__gte=timezone.now() - timedelta(hours=1))
+    return VerificationRun.objects.filter(going | failed).select_related("requested_by")[:5]
+
+
 @login_required
 def ledger_status(request: HttpRequest) -> HttpResponse:
     user = require_role(request, AUDITOR, REFUSAL)
@@ -37,7 +47,7 @@ def ledger_status(request: HttpRequest) -> HttpResponse:
     context = {
         "size": tree_size(),
         "checkpoint": Checkpoint.objects.order_by("-size", "-id").first(),
-        "runs": VerificationRun.objects.exclude(status=VerificationRun.FINISHED)[:5],
+        "runs": recent_runs(),
         "verifications": ledgered_history()[:20],
         "verifier_key": public_verifier_key(),
     }

@@ -133,3 +133,10 @@ def test_command_refuses_a_cap_below_one(evidence: Evidence):
     with pytest.raises(CommandError, match=r"--max-problems must be at least 1\.") as error:
         call_command("verify_ledger", "--max-problems", "0")
     assert error.value.returncode == 2
+
+
+def test_a_deleted_row_is_named_by_its_entry(evidence: Evidence):
+    superuser("audit_app_accessevent", "DELETE FROM audit_app_accessevent WHERE id = %s", evidence.access.pk)
+    report = verify()
+    assert named(report) == {("audit_app_accessevent", str(evidence.access.pk))}
+    assert "is missing from the database" in report.problems[0].message

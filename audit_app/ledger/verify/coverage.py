@@ -41,12 +41,14 @@ def unledgered_rows(cap: int) -> tuple[list[Problem], int]:
 def repeated_subjects() -> Iterator[Problem]:
     """Entries after the first that ledger a row again (each row is ledgered exactly once)."""
     with connection.cursor() as cursor:
+        # All subjects, so the planner can walk the subject index in order instead of sorting a million rows.
         cursor.execute(
             "SELECT subject, array_agg(sequence ORDER BY sequence) FROM audit_app_ledgerentry "
-            "WHERE kind = ANY(%s) GROUP BY subject HAVING count(*) > 1",
-            [list(EVIDENCE)],
+            "GROUP BY subject HAVING count(*) > 1"
         )
         for subject, sequences in cursor.fetchall():
+            if subject.partition(":")[0] not in EVIDENCE:
+                continue
             for sequence in sequences[1:]:
                 yield Problem(ENTRY_TABLE, str(sequence), f"ledgers {subject} again (first in entry {sequences[0]}).",
                               sequence)  # fmt: skip

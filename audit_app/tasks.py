@@ -13,6 +13,7 @@ from django.conf import settings
 from audit_app import worker  # connects the load-at-process-start signal
 from audit_app.services import pipeline
 from audit_app.services.killswitch import current_suspension
+from audit_app.services.verification import run_verification
 from inference import InferenceError
 
 logger = logging.getLogger(__name__)
@@ -70,3 +71,15 @@ def sign_checkpoint() -> int | None:
     except SigningRefused:
         return None  # logged at ERROR and recorded as a LedgerAlert; beat tries again next interval
     return checkpoint.size if checkpoint else None
+
+
+@shared_task(
+    name="glassbox.verify_ledger",
+    ignore_result=True,
+    soft_time_limit=LIMITS["SOFT_TIME_LIMIT"],  # past it the run is marked failed, with the reason
+    time_limit=LIMITS["HARD_TIME_LIMIT"],
+)
+def verify_ledger(run_id: int) -> bool | None:
+    """Whole-ledger verification for the auditor page (a run id, never the web request)."""
+    result = run_verification(run_id)
+    return None if result is None else result.ok

@@ -9,6 +9,7 @@ from audit_app.models.ledger import (
     LedgerVerification,
 )
 from audit_app.models.organisation import Case, Team
+from audit_app.models.verification import VerificationRun
 from audit_app.models.write_once import EvidenceImmutableError
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "RunRecord",
     "Submission",
     "Team",
+    "VerificationRun",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from audit_app.models.write_once import WriteOnceModel
 
@@ -67,14 +68,23 @@ class LedgerAlert(WriteOnceModel):
         return f"ledger alert {self.pk}: {self.message}"
 
 
-class LedgerVerification(models.Model):
-    """A run of verify_ledger: who asked, when, and what it found (operational history, not evidence)."""
+class LedgerVerification(WriteOnceModel):
+    """The finished result of one verify_ledger run: write-once, and itself ledgered (kind ``verification``).
+
+    A history row without its entry is reported by verify_ledger and shown as unverified; the run's
+    progress lives in the mutable ``VerificationRun``.
+    """
 
     requested_by_name = models.CharField(max_length=150)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now)  # set before insert: it is hashed
     ok = models.BooleanField()
     entries = models.BigIntegerField(default=0)
+    checkpoints = models.BigIntegerField(default=0)
+    root = models.CharField(max_length=64, blank=True)
+    problem_count = models.BigIntegerField(default=0)
+    problems = models.JSONField(default=list)  # the first problems, one sentence each
     message = models.TextField()
+    record_sha256 = models.CharField(max_length=64, default="")
 
     class Meta:
         ordering = ["-at", "-id"]

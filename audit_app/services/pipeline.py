@@ -16,8 +16,8 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from audit_app.celery import INFERENCE_QUEUE
+from audit_app.ledger import derived
 from audit_app.ledger import log as ledger
-from audit_app.ledger.canonical import canonical_json, sha256_hex
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Document, Job, RunRecord
 from audit_app.services.broker import pending_task_ids
@@ -125,9 +125,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
             timings=result.timings,
             provenance=result.provenance,
             is_test_model=result.is_test_model,
-            prompt_sha256=sha256_hex(canonical_json(list(prompt.token_ids))),
-            thinking_sha256=sha256_hex(storable(result.thinking).encode()),
-            answer_sha256=sha256_hex(storable(result.answer).encode()),
+            **derived.run_hashes(prompt.token_ids, storable(result.thinking), storable(result.answer)),
         )
         run.record_sha256 = evidence_hash(run)
         run.save()

@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from audit_app.ledger import derived
 from audit_app.ledger import log as ledger
-from audit_app.ledger.canonical import sha256_hex
 from audit_app.ledger.records import evidence_hash, evidence_record
 from audit_app.models import Case, Document, Job, Submission, Team
 from audit_app.services.documents import ExtractedDocument, extract_document
@@ -147,7 +147,7 @@ def _store(
         question=request.question,
         template_id=template_id,
         settings=request.settings.to_dict(),
-        question_sha256=sha256_hex(request.question.encode()),
+        **derived.submission_hashes(request.question),
     )
     submission.record_sha256 = evidence_hash(submission)
     submission.save()

@@ -13,4 +13,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
     path("operator/kill-switch/", operator.kill_switch, name="kill-switch"),
     path("auditor/ledger/", auditor.ledger_status, name="ledger"),
+    path("auditor/ledger/runs/<int:pk>/", auditor.verification_progress, name="verification-progress"),
 ]

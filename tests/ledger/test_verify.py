@@ -1,4 +1,4 @@
-"""verify_ledger passes on an honest ledger and names the first bad sequence number after tampering."""
+"""verify_ledger passes on an honest ledger and names each bad entry, row or checkpoint after tampering."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from audit_app.ledger.checkpoints import public_verifier_key, sign_now
-from audit_app.ledger.verify import LedgerProblem, verify_ledger
+from audit_app.ledger.problems import Problem
+from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Checkpoint, LedgerEntry, Team
 from audit_app.services.submission import submit_job
 
@@ -38,15 +39,16 @@ def tamper(sql: str, *params: object) -> None:
         cursor.execute("SET session_replication_role = DEFAULT")
 
 
-def problem() -> LedgerProblem:
-    with pytest.raises(LedgerProblem) as error:
-        verify_ledger(public_verifier_key())
-    return error.value
+def problem() -> Problem:
+    """The first problem of a failing verification."""
+    report = verify_ledger(public_verifier_key())
+    assert not report.ok
+    return report.problems[0]
 
 
 def test_honest_ledger_verifies(ledger_with_checkpoints, capsys):
     report = verify_ledger(public_verifier_key())
-    assert (report.entries, report.checkpoints) == (6, 2)
+    assert (report.entries, report.checkpoints, report.ok, report.problems) == (6, 2, True, [])
     call_command("verify_ledger")
     assert capsys.readouterr().out.startswith("Ledger verified: 6 entries, 2 checkpoints, root ")
 
@@ -61,7 +63,9 @@ def test_edited_payload_is_caught_at_its_sequence(ledger_with_checkpoints):
 def test_edited_record_field_is_caught_at_its_entry(ledger_with_checkpoints):
     tamper("UPDATE audit_app_submission SET question = 'Forged?' WHERE id = %s", ledger_with_checkpoints[4])
     assert problem().sequence == 4
-    assert "differs from what was ledgered" in str(problem())
+    assert str(problem()) == (
+        f"audit_app_submission {ledger_with_checkpoints[4]} (entry 4): differs from what was ledgered in question."
+    )
 
 
 def test_deleted_entry_is_caught(ledger_with_checkpoints):
@@ -78,9 +82,10 @@ def test_checkpoint_with_a_flipped_byte_fails_its_signature(ledger_with_checkpoi
     assert "signature" in str(problem()) or "signs a root" in str(problem())
 
 
-def test_command_exits_1_with_the_sentence(ledger_with_checkpoints):
+def test_command_exits_1_with_the_sentence(ledger_with_checkpoints, capsys):
     tamper("DELETE FROM audit_app_ledgerentry WHERE sequence = 5")
-    with pytest.raises(CommandError, match="Ledger verification failed: Entry 5: is missing") as error:
+    with pytest.raises(CommandError, match="Ledger verification failed: 2 problems") as error:
         call_command("verify_ledger")
     assert error.value.returncode == 1
+    assert "audit_app_ledgerentry 5 (entry 5): is missing: checkpoint" in capsys.readouterr().out
     assert LedgerEntry.objects.count() == 5

@@ -35,4 +35,4 @@ def test_nul_characters_are_stored_as_replacement_and_the_ledger_still_verifies(
     assert stored.answer == "before\ufffdafter"
     assert stored.output_token_ids == list(result.output_token_ids)
     assert Job.objects.get(pk=job.pk).status == Job.SUCCEEDED
-    verify_ledger(public_verifier_key())
+    assert verify_ledger(public_verifier_key()).ok

@@ -174,7 +174,8 @@ def test_auditors_read_every_teams_jobs_but_cannot_submit(analyst: User, team: T
 
 def test_auditor_ledger_page_shows_the_log_and_runs_a_verification(analyst: User, team: Team):
     from audit_app.ledger.checkpoints import sign_now
-    from audit_app.models import LedgerVerification
+    from audit_app.models import LedgerVerification, VerificationRun
+    from audit_app.services.verification import run_verification
     from tests.service.conftest import make_user
 
     auditor = make_user("audrey", "auditor", None)
@@ -184,6 +185,9 @@ def test_auditor_ledger_page_shows_the_log_and_runs_a_verification(analyst: User
     assert 'data-tree-size="1"' in page
     assert "glassbox.test/ledger\n1\n" in page
     client_for(auditor).post(reverse("ledger"))
+    run = VerificationRun.objects.get()  # queued for the worker, never run inside the request
+    assert (run.status, LedgerVerification.objects.count()) == (VerificationRun.QUEUED, 0)
+    run_verification(run.pk)  # what the glassbox.verify_ledger task does
     verification = LedgerVerification.objects.get()
     assert (verification.ok, verification.requested_by_name) == (True, "audrey")
     assert "Ledger verified: 1 entries" in client_for(auditor).get(reverse("ledger")).content.decode()

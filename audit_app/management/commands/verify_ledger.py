@@ -1,4 +1,4 @@
-"""Recompute every leaf, record hash, checkpoint root, signature and checkpoint consistency."""
+"""Recompute every leaf, record, hash column, checkpoint root, signature and consistency; list every problem."""
 
 from __future__ import annotations
 
@@ -7,19 +7,23 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from audit_app.ledger.checkpoints import public_verifier_key
-from audit_app.ledger.verify import LedgerProblem, verify_ledger
+from audit_app.ledger.verify import verify_ledger
 
 
 class Command(BaseCommand):
-    help = "Verify the evidence ledger; exit 1 naming the first bad sequence number, exit 0 when all holds."
+    help = "Verify the evidence ledger; print each problem on its own line and exit 1, or exit 0 when all holds."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--key", help="trusted verifier key (name+id+key); default: the configured key's")
+        parser.add_argument("--max-problems", type=int, default=100, help="problems to list (all are counted)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["max_problems"] < 1:
+            raise CommandError("--max-problems must be at least 1.", returncode=2)
         key = options["key"] or public_verifier_key()
-        try:
-            report = verify_ledger(key)
-        except LedgerProblem as problem:
-            raise CommandError(f"Ledger verification failed: {problem}", returncode=1) from None
+        report = verify_ledger(key, max_problems=options["max_problems"])
+        for problem in report.problems:
+            self.stdout.write(str(problem))
+        if not report.ok:
+            raise CommandError(report.summary(), returncode=1)
         self.stdout.write(report.summary())

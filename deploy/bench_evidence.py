@@ -97,16 +97,17 @@ class Loader:
         submission = Submission(id=self.ids.take(Submission), case_id=self.case.pk, submitted_by_id=self.user.pk,
                                 submitted_by_name=self.user.username, submitted_at=self.tick(), domain="legal",
                                 question=question, template_id="legal-v1", settings=settings,
+                                case_reference="BENCH-1", case_title="", team_name="Bench",
                                 **derived.submission_hashes(question))  # fmt: skip
         original = self.text(150).encode()
         document = Document(id=self.ids.take(Document), submission_id=submission.pk, position=0, name="brief.txt",
                             content_type="text/plain", size=len(original), sha256=sha256_hex(original),
                             original=original, text=original.decode())  # fmt: skip
         self.rows.setdefault(Document, []).append(document)
-        self.ledger("submission", submission, documents=[evidence_record(document)])
         job = Job(id=self.ids.take(Job), submission_id=submission.pk, status=Job.SUCCEEDED, attempts=1,
                   created_at=self.at, finished_at=self.tick())  # fmt: skip
         self.rows.setdefault(Job, []).append(job)
+        self.ledger("submission", submission, documents=[evidence_record(document)], job=job.pk)
         prompt_ids = [self.rng.randrange(1000, 131072) for _ in range(300)]
         output_ids = [self.rng.randrange(1000, 131072) for _ in range(400)]
         thinking, answer = self.text(250), self.text(100)
@@ -120,7 +121,8 @@ class Loader:
                         timings={"prefill_s": 0.412, "decode_s": 11.25, "tokens_per_s": 35.6},
                         provenance={"model_id": "mistralai/Magistral-Small-2507", "revision": "bench",
                                     "quantization": "nf4", "device": "cuda:0"},
-                        is_test_model=False, **derived.run_hashes(prompt_ids, thinking, answer))  # fmt: skip
+                        is_test_model=False, submission_record_sha256=submission.record_sha256,
+                        **derived.run_hashes(prompt_ids, thinking, answer))  # fmt: skip
         self.ledger("run", run)
         for _ in range(ENTRIES_PER_JOB - 2):
             view = AccessEvent(id=self.ids.take(AccessEvent), action=AccessEvent.VIEW, actor_id=self.user.pk,

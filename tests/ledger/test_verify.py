@@ -84,8 +84,11 @@ def test_checkpoint_with_a_flipped_byte_fails_its_signature(ledger_with_checkpoi
 
 def test_command_exits_1_with_the_sentence(ledger_with_checkpoints, capsys):
     tamper("DELETE FROM audit_app_ledgerentry WHERE sequence = 5")
-    with pytest.raises(CommandError, match="Ledger verification failed: 2 problems") as error:
+    # The missing entry, the checkpoint past the end, the submission it ledgered, the head, the stored nodes.
+    with pytest.raises(CommandError, match="Ledger verification failed: 5 problems") as error:
         call_command("verify_ledger")
     assert error.value.returncode == 1
-    assert "audit_app_ledgerentry 5 (entry 5): is missing: checkpoint" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "audit_app_ledgerentry 5 (entry 5): is missing: checkpoint" in out
+    assert "audit_app_submission" in out
     assert LedgerEntry.objects.count() == 5

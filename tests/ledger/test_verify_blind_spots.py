@@ -38,7 +38,8 @@ def test_forged_rows_of_every_evidence_table_are_named_in_one_run(evidence: Evid
     run = forged_run(evidence, evidence.bare.job)
     submission = insert("audit_app_submission", case_id=evidence.submission.case_id, submitted_by_id=evidence.user.pk,
                         submitted_by_name="zoë", submitted_at=now, domain="legal", question="Forged?",
-                        template_id="t", settings={}, question_sha256=ZEROS, record_sha256=ZEROS)  # fmt: skip
+                        template_id="t", settings={}, question_sha256=ZEROS, record_sha256=ZEROS, case_reference="C-ß1",
+                        case_title="", team_name="Équipe 東京")  # fmt: skip
     document = insert("audit_app_document", submission_id=evidence.submission.pk, position=7, name="x.txt",
                       content_type="text/plain", size=1, sha256=ZEROS, original=b"x", text="x")  # fmt: skip
     resume = insert("audit_app_killswitchevent", action="resume", actor_id=evidence.user.pk, actor_name="zoë",
@@ -59,7 +60,8 @@ def test_forged_rows_of_every_evidence_table_are_named_in_one_run(evidence: Evid
 def test_documents_of_a_forged_submission_are_named(evidence: Evidence):
     submission = insert("audit_app_submission", case_id=evidence.submission.case_id, submitted_by_id=evidence.user.pk,
                         submitted_by_name="zoë", submitted_at=timezone.now(), domain="legal", question="Forged?",
-                        template_id="t", settings={}, question_sha256=ZEROS, record_sha256=ZEROS)  # fmt: skip
+                        template_id="t", settings={}, question_sha256=ZEROS, record_sha256=ZEROS, case_reference="C-ß1",
+                        case_title="", team_name="Équipe 東京")  # fmt: skip
     document = insert("audit_app_document", submission_id=submission, position=0, name="x.txt",
                       content_type="text/plain", size=1, sha256=ZEROS, original=b"x", text="x")  # fmt: skip
     assert {("audit_app_submission", str(submission)), ("audit_app_document", str(document))} <= named(verify())

@@ -95,13 +95,13 @@ def test_htmx_polls_and_reloads_under_the_policy(live_server, browser: Browser, 
     assert watched.csp_violations() == []
 
 
-def test_auditor_and_operator_pages_work_under_the_policy(live_server, browser: Browser, db):
+def test_auditor_and_operator_pages_work_under_the_policy(live_server, browser: Browser, db, control_worker):
     make_user("audrey", "auditor", None)
     make_user("oscar", "operator", None)
     auditor = logged_in(browser, live_server.url, "audrey")
     auditor.page.goto(f"{live_server.url}/auditor/ledger/")
     auditor.page.click("button:has-text('Verify the whole ledger now')")
-    auditor.page.get_by_text("Ledger verified").wait_for()
+    auditor.page.get_by_text("Ledger verified").wait_for(timeout=90_000)  # the control worker runs it; htmx polls
     operator = logged_in(browser, live_server.url, "oscar")
     operator.page.goto(f"{live_server.url}/operator/kill-switch/")
     operator.page.fill("#id_reason", "Drill")

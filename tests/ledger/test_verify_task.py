@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,21 +18,16 @@ from audit_app.services.access import record_access
 from audit_app.services.verification import run_verification
 from tests.ledger.evidence import person
 from tests.ledger.insider import insert, named, verify
-from tests.service.processes import ROOT, _environment, stop, wait_for
+from tests.service.processes import start_celery, stop, wait_for
 
 
 @pytest.fixture
 def control_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A worker serving every queue a deployment may route the verify task to (``control`` after routing)."""
+    """The control worker exactly as docs/operations.md starts it: the verify task is routed there."""
     from audit_app.celery import app
 
     app.control.purge()
-    handle = (tmp_path / "worker.log").open("ab")
-    command = [sys.executable, "-m", "celery", "-A", "audit_app", "worker", "--loglevel=INFO", "-Q",
-               "inference,celery,control", "-c", "1", "-P", "prefork", "--without-gossip", "--without-mingle",
-               "-n", f"verify-{time.monotonic_ns()}@%h"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=_environment(), stdout=handle, stderr=handle,
-                               start_new_session=True)  # fmt: skip
+    process = start_celery("control", tmp_path / "control.log")
     yield process
     stop(process)
 

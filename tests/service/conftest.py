@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import Browser, sync_playwright
 
 from audit_app.models import Team
 from tests.service.processes import start_celery, stop
+
+# Debian's Chromium, never a browser download; these flags keep it quiet on a closed network.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def make_user(username: str, role: str, team: Team | None) -> User:
@@ -69,3 +76,13 @@ def beat(tmp_path: Path, control_worker: subprocess.Popen[bytes]) -> Iterator[su
     process = start_celery("beat", tmp_path / "beat.log")
     yield process
     stop(process)
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()

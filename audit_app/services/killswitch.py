@@ -9,7 +9,7 @@ from audit_app.ledger import log as ledger
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Job, KillSwitchEvent
 from audit_app.services.evidence import kill_switch_state
-from audit_app.services.pipeline import send_missing_messages
+from audit_app.services.queueing import send_missing_messages
 
 
 def current_suspension() -> KillSwitchEvent | None:

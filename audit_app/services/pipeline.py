@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from audit_app.celery import INFERENCE_QUEUE
 from audit_app.ledger import derived
 from audit_app.ledger import log as ledger
 from audit_app.ledger.records import evidence_hash
 from audit_app.models import Document, Job, RunRecord
-from audit_app.services.broker import pending_task_ids
+from audit_app.services.queueing import send_missing_messages
 from inference import Document as PromptDocument
 from inference import GenerationSettings, Progress, ReasoningRequest, ReasoningResult
 
@@ -189,28 +188,3 @@ def sweep_jobs() -> dict[str, int]:
     if current_suspension() is None:
         counts["sent"] = send_missing_messages(now - timedelta(seconds=limits["QUEUED_TOO_LONG_SECONDS"]))
     return counts
-
-
-def send_missing_messages(sent_before: datetime | None = None) -> int:
-    """Send run_job for each queued job without a message: never sent, requeued, or lost by the broker.
-
-    One message per job, however long the backlog waits: a job whose message (sent before ``sent_before``,
-    any time when None) is still waiting or delivered in the broker is not sent again.
-    """
-    from audit_app.services.submission import enqueue_job
-
-    waiting = Job.objects.filter(status=Job.QUEUED, cancel_requested=False)
-    unsent = list(waiting.filter(enqueued_at__isnull=True).values_list("pk", flat=True))
-    older = waiting.filter(enqueued_at__isnull=False)
-    if sent_before is not None:
-        older = older.filter(enqueued_at__lt=sent_before)
-    overdue = list(older.values_list("pk", "task_id"))
-    if overdue:
-        try:
-            pending = pending_task_ids(INFERENCE_QUEUE)
-        except Exception:  # broker unreachable: these jobs keep their stored state until the next sweep
-            logger.warning("Broker unreachable: cannot check which queued jobs lost their message.", exc_info=True)
-            overdue = []
-        else:
-            overdue = [(pk, task_id) for pk, task_id in overdue if task_id not in pending]
-    return sum(enqueue_job(job_id) for job_id in unsent + [pk for pk, _ in overdue])

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
 from audit_app.ledger import derived
 from audit_app.ledger import log as ledger
@@ -20,6 +19,7 @@ from audit_app.services.errors import SubmissionError
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.names import check_visible_name
 from audit_app.services.prompts import prompt_builder
+from audit_app.services.queueing import enqueue_job
 from inference import Document as PromptDocument
 from inference import GenerationSettings, InferenceError, InvalidRequestError, ReasoningRequest
 from inference.prompting import validate_settings
@@ -169,16 +169,3 @@ def _store(
     # The entry names its job: re-pointing a job (a mutable row) at another submission then shows.
     ledger.record_evidence("submission", submission, documents=[evidence_record(d) for d in stored], job=job.pk)
     return job
-
-
-def enqueue_job(job_id: int) -> bool:
-    """Send the job to the inference queue; with the broker down it stays queued for the sweep."""
-    from audit_app.tasks import run_job
-
-    try:
-        result = run_job.apply_async(args=(job_id,), retry=False)
-    except Exception:  # kombu raises several types for an unreachable broker
-        logger.warning("Broker unreachable: job %s stays queued until the sweep re-sends it.", job_id, exc_info=True)
-        return False
-    Job.objects.filter(pk=job_id, status=Job.QUEUED).update(task_id=result.id, enqueued_at=timezone.now())
-    return True

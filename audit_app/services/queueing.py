@@ -1,0 +1,53 @@
+"""Sending jobs to the inference queue: once per queued job, and again only when the broker lost its message.
+
+Services send tasks by name (``send_task``) and never import the task module, so no import circle forms
+between the services and the tasks that call them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.utils import timezone
+
+from audit_app.celery import INFERENCE_QUEUE, app
+from audit_app.models import Job
+from audit_app.services.broker import pending_task_ids
+
+logger = logging.getLogger(__name__)
+RUN_JOB = "glassbox.run_job"
+
+
+def enqueue_job(job_id: int) -> bool:
+    """Send the job to the inference queue; with the broker down it stays queued for the sweep."""
+    try:
+        result = app.send_task(RUN_JOB, args=(job_id,), retry=False)
+    except Exception:  # kombu raises several types for an unreachable broker
+        logger.warning("Broker unreachable: job %s stays queued until the sweep re-sends it.", job_id, exc_info=True)
+        return False
+    Job.objects.filter(pk=job_id, status=Job.QUEUED).update(task_id=result.id, enqueued_at=timezone.now())
+    return True
+
+
+def send_missing_messages(sent_before: datetime | None = None) -> int:
+    """Send run_job for each queued job without a message: never sent, requeued, or lost by the broker.
+
+    One message per job, however long the backlog waits: a job whose message (sent before ``sent_before``,
+    any time when None) is still waiting or delivered in the broker is not sent again.
+    """
+    waiting = Job.objects.filter(status=Job.QUEUED, cancel_requested=False)
+    unsent = list(waiting.filter(enqueued_at__isnull=True).values_list("pk", flat=True))
+    older = waiting.filter(enqueued_at__isnull=False)
+    if sent_before is not None:
+        older = older.filter(enqueued_at__lt=sent_before)
+    overdue = list(older.values_list("pk", "task_id"))
+    if overdue:
+        try:
+            pending = pending_task_ids(INFERENCE_QUEUE)
+        except Exception:  # broker unreachable: these jobs keep their stored state until the next sweep
+            logger.warning("Broker unreachable: cannot check which queued jobs lost their message.", exc_info=True)
+            overdue = []
+        else:
+            overdue = [(pk, task_id) for pk, task_id in overdue if task_id not in pending]
+    return sum(enqueue_job(job_id) for job_id in unsent + [pk for pk, _ in overdue])

@@ -18,7 +18,7 @@ def refuse_existing_evidence(apps: Any, schema_editor: Any) -> None:
         raise RuntimeError(
             f"Migration 0008 adds content bindings to every evidence record, but this database already holds "
             f"{rows} submissions and run records ledgered without them; they would no longer verify. Export "
-            "their evidence bundles, then start Glassbox on a new database."
+            "their evidence bundles, then start Glassbox on a new database (for the demo: delete var/demo)."
         )
 
 

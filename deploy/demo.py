@@ -30,12 +30,12 @@ def prepare_environment() -> dict[str, str]:
         secret.write_text(secrets.token_urlsafe(50))
         secret.chmod(0o600)
     env["DJANGO_SECRET_KEY_FILE"] = str(secret)
+    env.setdefault("GLASSBOX_LEDGER_ORIGIN", "glassbox.demo/ledger")  # before keygen: it prints the key by name
     ledger_key = VAR / "ledger.key"
     if not ledger_key.exists():
         keygen = [PYTHON, str(ROOT / "manage.py"), "ledger_keygen", str(ledger_key)]
         subprocess.run(keygen, check=True, env=env)
     env.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(ledger_key))
-    env.setdefault("GLASSBOX_LEDGER_ORIGIN", "glassbox.demo/ledger")
     env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
     if not env.get("MAGISTRAL_MODEL_PATH"):
         tiny = VAR / "tiny-model"

@@ -151,6 +151,7 @@ def _derived(row: Row) -> dict[str, str]:
     if row.label == "audit_app.runrecord":
         ids = row.int_list("prompt_token_ids")
         if ids is not None:
-            return {"prompt_sha256": hashlib.sha256(ids).hexdigest(), "thinking_sha256": text_sha256(row.plain["thinking"]),
+            return {"prompt_sha256": hashlib.sha256(ids).hexdigest(),
+                    "thinking_sha256": text_sha256(row.plain["thinking"]),
                     "answer_sha256": text_sha256(row.plain["answer"])}  # fmt: skip
     return derived_hashes(row.label, row.content)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.db import connection
 
 from audit_app.ledger import merkle
-from audit_app.ledger.bindings import check_bindings
+from audit_app.ledger.bindings import Inexact, check_bindings, ledgered_job_text
 from audit_app.ledger.head import check_head
 from audit_app.ledger.log import fetch_nodes
 from audit_app.ledger.problems import Problem
@@ -95,7 +95,8 @@ def verify_ledger(
         for problem in problems:
             report.add(problem)
         report.problem_count += count - len(problems)
-        for problem in itertools.chain(repeated_subjects(), check_bindings()):
+        jobs = walk.jobs if walk.exact and walk.jobs_exact else None  # else the bindings read the payloads again
+        for problem in itertools.chain(repeated_subjects(), check_bindings(jobs)):
             report.add(problem)
     # The head row, every stored node, checkpoint edges, alerts: never trusted. The walk's tree stands for
     # the stored leaf hashes only if it pushed each of them and nothing else.
@@ -118,6 +119,8 @@ class _Walk:
         self.frontier = _Frontier()
         self.pending = iter(checkpoints)
         self.exact = True  # every entry 0, 1, 2, … once, each with a 32-byte stored leaf hash
+        self.jobs: list[tuple[str, str | None]] = []  # each submission entry's subject and ledgered job
+        self.jobs_exact = True
         self.checkpoint = next(self.pending, None)
         self._due()  # checkpoints of the empty log (beat signs one before the first job)
 
@@ -174,8 +177,14 @@ class _Walk:
         try:
             body, record_bytes = decode_entry(sequence, kind, subject, payload)
         except ValueError:
+            self.jobs_exact = False
             self.report.add(Problem(ENTRY_TABLE, str(sequence), "its payload is not JSON.", sequence))
             return None
+        if kind == "submission":
+            try:
+                self.jobs.append((subject, ledgered_job_text(body.get("job") if isinstance(body, dict) else None)))
+            except Inexact:
+                self.jobs_exact = False
         if not isinstance(body, dict) or body.get("kind") != kind or body.get("subject") != subject:
             self.report.add(Problem(ENTRY_TABLE, str(sequence),
                                     "its kind or subject column differs from its payload.", sequence))  # fmt: skip

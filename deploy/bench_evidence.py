@@ -65,7 +65,7 @@ class Loader:
         self.kill_switch_every, self.verification_every = kill_switch_every, verification_every
         self.rng = random.Random(seed)
         self.user = User.objects.get_or_create(username="bench-analyst")[0]
-        team = Team.objects.get_or_create(name="Bench")[0]
+        self.team = team = Team.objects.get_or_create(name="Bench")[0]
         self.case = Case.objects.get_or_create(team=team, reference="BENCH-1", defaults={"domain": "legal"})[0]
         self.ids = _Ids(Submission, Document, Job, RunRecord, AccessEvent, KillSwitchEvent, LedgerVerification)
         self.rows: dict[type[models.Model], list[models.Model]] = {}
@@ -94,24 +94,26 @@ class Loader:
         question = self.text(40) + "?"
         settings = {"temperature": 0.7, "top_p": 0.95, "seed": self.rng.randrange(2**31), "thinking_budget": 2048,
                     "answer_budget": 1024}  # fmt: skip
-        submission = Submission(id=self.ids.take(Submission), case_id=self.case.pk, submitted_by_id=self.user.pk,
+        job_id = self.ids.take(Job)  # the submission's entry names its job, as ``submit_job``'s does
+        submission = Submission(id=self.ids.take(Submission), case_id=self.case.pk, case_reference=self.case.reference,
+                                case_title=self.case.title, team_name=self.team.name, submitted_by_id=self.user.pk,
                                 submitted_by_name=self.user.username, submitted_at=self.tick(), domain="legal",
                                 question=question, template_id="legal-v1", settings=settings,
-                                case_reference="BENCH-1", case_title="", team_name="Bench",
                                 **derived.submission_hashes(question))  # fmt: skip
         original = self.text(150).encode()
         document = Document(id=self.ids.take(Document), submission_id=submission.pk, position=0, name="brief.txt",
                             content_type="text/plain", size=len(original), sha256=sha256_hex(original),
                             original=original, text=original.decode())  # fmt: skip
         self.rows.setdefault(Document, []).append(document)
-        job = Job(id=self.ids.take(Job), submission_id=submission.pk, status=Job.SUCCEEDED, attempts=1,
+        self.ledger("submission", submission, documents=[evidence_record(document)], job=job_id)
+        job = Job(id=job_id, submission_id=submission.pk, status=Job.SUCCEEDED, attempts=1,
                   created_at=self.at, finished_at=self.tick())  # fmt: skip
         self.rows.setdefault(Job, []).append(job)
-        self.ledger("submission", submission, documents=[evidence_record(document)], job=job.pk)
         prompt_ids = [self.rng.randrange(1000, 131072) for _ in range(300)]
         output_ids = [self.rng.randrange(1000, 131072) for _ in range(400)]
         thinking, answer = self.text(250), self.text(100)
-        run = RunRecord(id=self.ids.take(RunRecord), job_id=job.pk, created_at=self.tick(), prompt_text=self.text(200),
+        run = RunRecord(id=self.ids.take(RunRecord), job_id=job.pk, submission_record_sha256=submission.record_sha256,
+                        created_at=self.tick(), prompt_text=self.text(200),
                         prompt_token_ids=prompt_ids, prompt_token_count=300, template_id="legal-v1",
                         system_prompt_source="SYSTEM_PROMPT.txt", system_prompt_sha256=sha256_hex(b"system"),
                         settings=settings, thinking=thinking, answer=answer, thinking_blocks=[thinking],
@@ -121,8 +123,7 @@ class Loader:
                         timings={"prefill_s": 0.412, "decode_s": 11.25, "tokens_per_s": 35.6},
                         provenance={"model_id": "mistralai/Magistral-Small-2507", "revision": "bench",
                                     "quantization": "nf4", "device": "cuda:0"},
-                        is_test_model=False, submission_record_sha256=submission.record_sha256,
-                        **derived.run_hashes(prompt_ids, thinking, answer))  # fmt: skip
+                        is_test_model=False, **derived.run_hashes(prompt_ids, thinking, answer))  # fmt: skip
         self.ledger("run", run)
         for _ in range(ENTRIES_PER_JOB - 2):
             view = AccessEvent(id=self.ids.take(AccessEvent), action=AccessEvent.VIEW, actor_id=self.user.pk,

@@ -1,11 +1,16 @@
 """Ledger benchmark: append throughput (1 and 8 writers), inclusion-proof latency at a large tree, full
 verification speed with and without record checks, and bytes stored per entry, on a fresh database under
 var/bench-ledger. The log beyond the appends is realistic evidence of every kind (``bench_evidence``).
-Usage: .venv/bin/python deploy/bench_ledger.py [--entries 1000000] [--write docs/benchmarks.md]"""
+Usage: .venv/bin/python deploy/bench_ledger.py [--entries 1000000] [--write docs/benchmarks.md] [--keep] [--reuse]
+
+``--keep`` leaves the database and its server up; ``--reuse`` measures verification again on the kept
+database (the build's figures, appends included, are read back from where the build saved them), so
+verification can be re-measured without the ten-minute build."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -23,13 +28,24 @@ PORT = int(os.environ.get("GLASSBOX_BENCH_PG_PORT", "54350"))
 START, END = "<!-- ledger-bench:start -->", "<!-- ledger-bench:end -->"
 
 
-def setup() -> None:
+BUILT = VAR / "built.json"  # the build's figures, for ``--reuse``
+
+
+def setup(reuse: bool = False) -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     url = localservices.start_postgres(VAR, PORT)
+    if reuse:
+        _environ(url)
+        return
     psql = [str(localservices._pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(PORT), "-U", "glassbox", "-d",
             "postgres", "-qc"]  # fmt: skip
     subprocess.run([*psql, "DROP DATABASE IF EXISTS ledger_bench"], check=True)
     subprocess.run([*psql, "CREATE DATABASE ledger_bench"], check=True)
+    BUILT.unlink(missing_ok=True)
+    _environ(url)
+
+
+def _environ(url: str) -> None:
     key = VAR / "ledger.key"
     if not key.exists():
         sys.path.insert(0, str(ROOT))
@@ -103,8 +119,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--keep", action="store_true", help="leave the database and its server up")
+    parser.add_argument("--reuse", action="store_true", help="only verify again, on the database --keep left")
     args = parser.parse_args()
-    setup()
+    setup(args.reuse)
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -116,16 +134,24 @@ def main() -> None:
     from audit_app.ledger.checkpoints import public_verifier_key, sign_now
     from audit_app.ledger.verify import verify_ledger
 
-    call_command("migrate", verbosity=0)
-    one = appends(1, 3000)
-    eight = appends(8, 1000)
-    started = time.perf_counter()
-    jobs = bench_evidence.load(args.entries)
-    load_seconds = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled database
-    sign_now()
-    latencies = proof_latencies(args.entries, 1000)
+    if args.reuse:
+        built = json.loads(BUILT.read_text())
+    else:
+        call_command("migrate", verbosity=0)
+        one = appends(1, 3000)
+        eight = appends(8, 1000)
+        started = time.perf_counter()
+        jobs = bench_evidence.load(args.entries)
+        load_seconds = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled database
+        sign_now()
+        latencies = proof_latencies(args.entries, 1000)
+        built = {"one": one, "eight": eight, "jobs": jobs, "load_seconds": load_seconds, "latencies": latencies,
+                 "entries": args.entries}  # fmt: skip
+        BUILT.write_text(json.dumps(built))
+    one, eight, jobs, load_seconds = built["one"], built["eight"], built["jobs"], built["load_seconds"]
+    latencies, entries = built["latencies"], built["entries"]
     plain = verify_ledger(public_verifier_key(), check_records=False)
     report = verify_ledger(public_verifier_key())
     assert plain.ok, plain.summary()
@@ -148,7 +174,7 @@ def main() -> None:
         "|---|---|---|",
         f"| append throughput, 1 writer process (one transaction per entry) | {one:,.0f} entries/s | |",
         f"| append throughput, 8 concurrent writer processes | {eight:,.0f} entries/s | >= 1,000 entries/s |",
-        f"| inclusion proof at {args.entries:,} entries, p50 / p95 (1,000 random leaves) | "
+        f"| inclusion proof at {entries:,} entries, p50 / p95 (1,000 random leaves) | "
         f"{latencies[500] * ms:.2f} / {latencies[950] * ms:.2f} ms | < 5 ms |",
         f"| verification WITHOUT record checks (leaves, checkpoint, stored nodes) | "
         f"{plain.entries / plain.seconds:,.0f} entries/s ({plain.seconds:.1f} s) | >= 100,000 entries/s |",
@@ -163,7 +189,8 @@ def main() -> None:
         from inference.bench.report import write_section
 
         write_section(args.write, text, START, END)
-    localservices.stop_postgres(VAR)
+    if not args.keep:
+        localservices.stop_postgres(VAR)
 
 
 if __name__ == "__main__":

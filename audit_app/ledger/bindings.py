@@ -10,7 +10,8 @@ so the cost stays a few table scans however many rows there are.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -54,8 +55,48 @@ SELECT split_part(e.subject, ':', 2), e.job, j.id
 """
 
 
-def check_bindings() -> Iterator[Problem]:
-    """Every job, case, run and submission whose binding disagrees with the ledgered content, by table and id."""
+class Inexact(Exception):
+    """A ledgered job value whose ``->>`` text Python does not reproduce exactly: the query decides."""
+
+
+def ledgered_job_text(value: Any) -> str | None:
+    """What ``payload::jsonb ->> 'job'`` gives for the top-level ``job`` value ``value`` (None if absent)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    raise Inexact(value)  # a float or a structure: jsonb spells those its own way
+
+
+def _jobs_from(ledgered: Sequence[tuple[str, str | None]]) -> list[tuple[str, str | None, int | None]]:
+    """What the ``JOBS`` query returns, given every submission entry's (subject, ledgered job text) in order.
+
+    ``verify_ledger`` has just decoded every payload, so it passes them; only the job rows are read.
+    """
+    jobs_of: dict[str, list[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT submission_id, id FROM audit_app_job WHERE submission_id IS NOT NULL ORDER BY id")
+        for submission_id, job_id in cursor.fetchall():
+            jobs_of.setdefault(f"submission:{submission_id}", []).append(job_id)
+    found: list[tuple[str, str | None, int | None]] = []
+    for subject, job in ledgered:
+        parts = subject.split(":")
+        submission_id = parts[1] if len(parts) > 1 else ""  # split_part(subject, ':', 2)
+        job_ids = jobs_of.get(subject, [])
+        if not job_ids:
+            found.append((submission_id, job, None))
+        found.extend((submission_id, job, job_id) for job_id in job_ids if job != str(job_id))
+    return found
+
+
+def check_bindings(ledgered_jobs: Sequence[tuple[str, str | None]] | None = None) -> Iterator[Problem]:
+    """Every job, case, run and submission whose binding disagrees with the ledgered content, by table and id.
+
+    ``ledgered_jobs``: if the caller has every submission entry's subject and ``ledgered_job_text`` in
+    sequence order, the payloads are not decoded again.
+    """
     reported_jobs: set[int] = set()
     with connection.cursor() as cursor:
         cursor.execute(RUNS)
@@ -74,8 +115,12 @@ def check_bindings() -> Iterator[Problem]:
                     f"answers the submission with record hash {bound_hash}, which no submission has "
                     f"(its job's submission {submission_id} has {actual_hash}).",
                 )
-        cursor.execute(JOBS)
-        for submission_id, ledgered_job, job_id in cursor.fetchall():
+        if ledgered_jobs is None:
+            cursor.execute(JOBS)
+            job_rows = cursor.fetchall()
+        else:
+            job_rows = _jobs_from(ledgered_jobs)
+        for submission_id, ledgered_job, job_id in job_rows:
             if job_id is None:
                 yield Problem(
                     "audit_app_submission",

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,10 +24,14 @@ from audit_app.models import Checkpoint, LedgerAlert, LedgerHead
 HEAD, NODES = "audit_app_ledgerhead", "audit_app_ledgernode"
 
 
-def check_head() -> Iterator[Problem]:
-    """Every disagreement between the log's derived state and its entries, plus every recorded alert."""
+def check_head(levels: list[bytearray] | None = None) -> Iterator[Problem]:
+    """Every disagreement between the log's derived state and its entries, plus every recorded alert.
+
+    ``levels``, if given, is the tree as a caller already rebuilt it from the entries' stored leaf hashes
+    (``verify_ledger``'s walk): level by level, the complete nodes' hashes in index order, concatenated.
+    """
     yield from _check_head_row()
-    yield from check_nodes()
+    yield from check_nodes(levels)
     yield from _check_frontiers()
     for alert in LedgerAlert.objects.order_by("id"):
         yield Problem("audit_app_ledgeralert", str(alert.pk), f"Ledger alert from the {alert.source} at "
@@ -64,13 +69,17 @@ def _check_frontiers() -> Iterator[Problem]:
                           f"the root it signs at size {size}.")  # fmt: skip
 
 
-def check_nodes() -> Iterator[Problem]:
+def check_nodes(levels: list[bytearray] | None = None) -> Iterator[Problem]:
     """Each stored node against the tree rebuilt from the entries' leaf hashes, level by level.
 
     Expected parents are computed from expected children, so one edited node is reported once, not
     again at every level above it. Entries that are missing are verification's to report; the nodes
-    above them are not checked.
+    above them are not checked. Given ``levels`` (see ``check_head``), PostgreSQL digests each stored
+    level and, if every level is exactly the given one, that is the whole check; otherwise (a problem, or
+    entries appended meanwhile) the tree is rebuilt from the entries and compared node by node.
     """
+    if levels is not None and _levels_match(levels):
+        return
     expected = _leaf_hashes()
     level = 0
     while expected:
@@ -81,6 +90,26 @@ def check_nodes() -> Iterator[Problem]:
         ]
         level += 1
     yield from _nodes_beyond(level)
+
+
+# Per level: how many nodes, whether their indexes are exactly 0, 1, 2, …, and the SHA-256 of their hashes
+# concatenated in index order, all computed in PostgreSQL: a million nodes never travel.
+_LEVEL_DIGESTS = """
+SELECT level, count(*), bool_and(index = position), sha256(string_agg(hash, ''::bytea ORDER BY index))
+  FROM (SELECT level, index, hash, row_number() OVER (PARTITION BY level ORDER BY index) - 1 AS position
+          FROM audit_app_ledgernode) nodes
+ GROUP BY level
+"""
+
+
+def _levels_match(levels: list[bytearray]) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_LEVEL_DIGESTS)
+        stored = {level: (count, in_order, bytes(digest)) for level, count, in_order, digest in cursor.fetchall()}
+    expected = {
+        level: (len(hashes) // 32, True, hashlib.sha256(hashes).digest()) for level, hashes in enumerate(levels)
+    }
+    return stored == expected and len(levels[0] if levels else b"") == 32 * tree_size()
 
 
 def _leaf_hashes() -> list[bytes | None]:

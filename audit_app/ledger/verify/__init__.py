@@ -10,21 +10,20 @@ while an edited stored leaf still fails every checkpoint that signs it.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable
 
 from django.db import connection
 
 from audit_app.ledger import merkle
-from audit_app.ledger.bindings import check_bindings
+from audit_app.ledger.bindings import Inexact, check_bindings, ledgered_job_text
 from audit_app.ledger.head import check_head
 from audit_app.ledger.log import fetch_nodes
 from audit_app.ledger.problems import Problem
 from audit_app.ledger.verifier import VerificationError, leaf_hash, node_hash, verify_checkpoint, verify_consistency
 from audit_app.ledger.verify.coverage import repeated_subjects, unledgered_rows
 from audit_app.ledger.verify.reader import CHUNK, Chunk, read_chunks
-from audit_app.ledger.verify.records import ENTRY_TABLE, Entry, check_chunk
+from audit_app.ledger.verify.records import ENTRY_TABLE, Entry, check_chunk, decode_entry
 from audit_app.ledger.verify.report import Report
 from audit_app.ledger.verify.rows import EVIDENCE
 from audit_app.models import Checkpoint
@@ -42,13 +41,24 @@ class _Frontier:
     def __init__(self) -> None:
         self.stack: list[tuple[int, bytes]] = []
         self.size = 0
+        # Every complete node on the way, level by level in index order: the tree ``check_head`` compares
+        # the stored nodes with, so it need not rebuild it.
+        self.levels: list[bytearray] = []
 
     def push(self, leaf: bytes) -> None:
         self.stack.append((1, leaf))
         self.size += 1
+        self._keep(0, leaf)
         while len(self.stack) > 1 and self.stack[-1][0] == self.stack[-2][0]:
             (size, right), (_, left) = self.stack.pop(), self.stack.pop()
-            self.stack.append((2 * size, node_hash(left, right)))
+            parent = node_hash(left, right)
+            self.stack.append((2 * size, parent))
+            self._keep(size.bit_length(), parent)
+
+    def _keep(self, level: int, digest: bytes) -> None:
+        if level == len(self.levels):
+            self.levels.append(bytearray())
+        self.levels[level] += digest
 
     def root(self) -> bytes:
         if not self.stack:
@@ -85,9 +95,12 @@ def verify_ledger(
         for problem in problems:
             report.add(problem)
         report.problem_count += count - len(problems)
-        for problem in itertools.chain(repeated_subjects(), check_bindings()):
+        jobs = walk.jobs if walk.exact and walk.jobs_exact else None  # else the bindings read the payloads again
+        for problem in itertools.chain(repeated_subjects(), check_bindings(jobs)):
             report.add(problem)
-    for problem in check_head():  # the head row, every stored node, checkpoint edges, alerts: never trusted
+    # The head row, every stored node, checkpoint edges, alerts: never trusted. The walk's tree stands for
+    # the stored leaf hashes only if it pushed each of them and nothing else.
+    for problem in check_head(walk.frontier.levels if walk.exact else None):
         report.add(problem)
     report.entries, report.checkpoints, report.root = total, len(checkpoints), walk.frontier.root()
     report.seconds = time.perf_counter() - started
@@ -105,6 +118,9 @@ class _Walk:
         self.report, self.checkpoints, self.key, self.check_records = report, checkpoints, key, check_records
         self.frontier = _Frontier()
         self.pending = iter(checkpoints)
+        self.exact = True  # every entry 0, 1, 2, … once, each with a 32-byte stored leaf hash
+        self.jobs: list[tuple[str, str | None]] = []  # each submission entry's subject and ledgered job
+        self.jobs_exact = True
         self.checkpoint = next(self.pending, None)
         self._due()  # checkpoints of the empty log (beat signs one before the first job)
 
@@ -112,14 +128,18 @@ class _Walk:
         decoded: list[Entry] = []
         for sequence, kind, subject, payload, stored_leaf in chunk.entries:
             if sequence < self.frontier.size:  # only if the unique constraint was dropped
+                self.exact = False
                 self.report.add(Problem(ENTRY_TABLE, str(sequence), "repeats a sequence number.", sequence))
                 continue
             if sequence > self.frontier.size:
+                self.exact = False
                 self._gap(sequence)
             leaf = leaf_hash(payload)
             if leaf != stored_leaf:
                 self.report.add(Problem(ENTRY_TABLE, str(sequence),
                                         "its payload does not match its stored leaf hash.", sequence))  # fmt: skip
+            if len(stored_leaf) != 32:
+                self.exact = False
             self.frontier.push(stored_leaf if len(stored_leaf) == 32 else leaf)
             self._due()
             if self.check_records:
@@ -155,10 +175,16 @@ class _Walk:
 
     def _decode(self, sequence: int, kind: str, subject: str, payload: bytes) -> Entry | None:
         try:
-            body = json.loads(payload)
+            body, record_bytes = decode_entry(sequence, kind, subject, payload)
         except ValueError:
+            self.jobs_exact = False
             self.report.add(Problem(ENTRY_TABLE, str(sequence), "its payload is not JSON.", sequence))
             return None
+        if kind == "submission":
+            try:
+                self.jobs.append((subject, ledgered_job_text(body.get("job") if isinstance(body, dict) else None)))
+            except Inexact:
+                self.jobs_exact = False
         if not isinstance(body, dict) or body.get("kind") != kind or body.get("subject") != subject:
             self.report.add(Problem(ENTRY_TABLE, str(sequence),
                                     "its kind or subject column differs from its payload.", sequence))  # fmt: skip
@@ -169,7 +195,7 @@ class _Walk:
         if not key.isdigit():
             self.report.add(Problem(ENTRY_TABLE, str(sequence), f"its subject {subject} names no row.", sequence))
             return None
-        return Entry(sequence, kind, int(key), payload, body)
+        return Entry(sequence, kind, int(key), payload, body, record_bytes)
 
     def _gap(self, sequence: int) -> None:
         """Entries deleted before ``sequence``: report each, go on with their stored leaf nodes where kept."""

@@ -24,8 +24,16 @@ def test_analyst_submits_in_the_browser_and_reads_the_finished_run(live_server, 
     page.select_option("#id_domain", "legal")
     page.fill("#id_case_reference", "LIT-2026-014")
     page.fill("#id_question", "Is a verbal agreement to extend the lease binding under clause 12?")
-    page.set_input_files("#id_documents", files=[{"name": "lease.txt", "mimeType": "text/plain",
-                         "buffer": b"Clause 12: Any extension must be agreed in writing."}])  # fmt: skip
+    page.set_input_files(
+        "#id_documents",
+        files=[
+            {
+                "name": "lease.txt",
+                "mimeType": "text/plain",
+                "buffer": b"Clause 12: Any extension must be agreed in writing.",
+            }
+        ],
+    )
     page.click("summary")  # open the generation settings
     page.fill("#id_thinking_budget", "120")
     page.fill("#id_answer_budget", "80")

@@ -64,7 +64,7 @@ def sweep_jobs() -> dict[str, int]:
 
 @shared_task(name="glassbox.sign_checkpoint", ignore_result=True)
 def sign_checkpoint() -> int | None:
-    from audit_app.ledger.checkpoints import SigningRefused, sign_now
+    from audit_app.ledger.signer import SigningRefused, sign_now
 
     try:
         checkpoint = sign_now()

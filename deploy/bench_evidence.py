@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit_app.ledger import derived, merkle
 from audit_app.ledger.canonical import canonical_json, sha256_hex
 from audit_app.ledger.records import evidence_hash, evidence_record
-from audit_app.ledger.verifier import leaf_hash
+from audit_app.ledger.standalone import leaf_hash
 from audit_app.models import (
     AccessEvent,
     Case,
@@ -92,52 +92,119 @@ class Loader:
 
     def job(self) -> None:
         question = self.text(40) + "?"
-        settings = {"temperature": 0.7, "top_p": 0.95, "seed": self.rng.randrange(2**31), "thinking_budget": 2048,
-                    "answer_budget": 1024}  # fmt: skip
+        settings = {
+            "temperature": 0.7,
+            "top_p": 0.95,
+            "seed": self.rng.randrange(2**31),
+            "thinking_budget": 2048,
+            "answer_budget": 1024,
+        }
         job_id = self.ids.take(Job)  # the submission's entry names its job, as ``submit_job``'s does
-        submission = Submission(id=self.ids.take(Submission), case_id=self.case.pk, case_reference=self.case.reference,
-                                case_title=self.case.title, team_name=self.team.name, submitted_by_id=self.user.pk,
-                                submitted_by_name=self.user.username, submitted_at=self.tick(), domain="legal",
-                                question=question, template_id="legal-v1", settings=settings,
-                                **derived.submission_hashes(question))  # fmt: skip
+        submission = Submission(
+            id=self.ids.take(Submission),
+            case_id=self.case.pk,
+            case_reference=self.case.reference,
+            case_title=self.case.title,
+            team_name=self.team.name,
+            submitted_by_id=self.user.pk,
+            submitted_by_name=self.user.username,
+            submitted_at=self.tick(),
+            domain="legal",
+            question=question,
+            template_id="legal-v1",
+            settings=settings,
+            **derived.submission_hashes(question),
+        )
         original = self.text(150).encode()
-        document = Document(id=self.ids.take(Document), submission_id=submission.pk, position=0, name="brief.txt",
-                            content_type="text/plain", size=len(original), sha256=sha256_hex(original),
-                            original=original, text=original.decode())  # fmt: skip
+        document = Document(
+            id=self.ids.take(Document),
+            submission_id=submission.pk,
+            position=0,
+            name="brief.txt",
+            content_type="text/plain",
+            size=len(original),
+            sha256=sha256_hex(original),
+            original=original,
+            text=original.decode(),
+        )
         self.rows.setdefault(Document, []).append(document)
         self.ledger("submission", submission, documents=[evidence_record(document)], job=job_id)
-        job = Job(id=job_id, submission_id=submission.pk, status=Job.SUCCEEDED, attempts=1,
-                  created_at=self.at, finished_at=self.tick())  # fmt: skip
+        job = Job(
+            id=job_id,
+            submission_id=submission.pk,
+            status=Job.SUCCEEDED,
+            attempts=1,
+            created_at=self.at,
+            finished_at=self.tick(),
+        )
         self.rows.setdefault(Job, []).append(job)
         prompt_ids = [self.rng.randrange(1000, 131072) for _ in range(300)]
         output_ids = [self.rng.randrange(1000, 131072) for _ in range(400)]
         thinking, answer = self.text(250), self.text(100)
-        run = RunRecord(id=self.ids.take(RunRecord), job_id=job.pk, submission_record_sha256=submission.record_sha256,
-                        created_at=self.tick(), prompt_text=self.text(200),
-                        prompt_token_ids=prompt_ids, prompt_token_count=300, template_id="legal-v1",
-                        system_prompt_source="SYSTEM_PROMPT.txt", system_prompt_sha256=sha256_hex(b"system"),
-                        settings=settings, thinking=thinking, answer=answer, thinking_blocks=[thinking],
-                        raw_output=f"[THINK]{thinking}[/THINK]{answer}", output_token_ids=output_ids,
-                        finish_reason="stop", thinking_end="model", forced_tokens=[], thinking_tokens=280,
-                        answer_tokens=120, generated_tokens=400,
-                        timings={"prefill_s": 0.412, "decode_s": 11.25, "tokens_per_s": 35.6},
-                        provenance={"model_id": "mistralai/Magistral-Small-2507", "revision": "bench",
-                                    "quantization": "nf4", "device": "cuda:0"},
-                        is_test_model=False, **derived.run_hashes(prompt_ids, thinking, answer))  # fmt: skip
+        run = RunRecord(
+            id=self.ids.take(RunRecord),
+            job_id=job.pk,
+            submission_record_sha256=submission.record_sha256,
+            created_at=self.tick(),
+            prompt_text=self.text(200),
+            prompt_token_ids=prompt_ids,
+            prompt_token_count=300,
+            template_id="legal-v1",
+            system_prompt_source="SYSTEM_PROMPT.txt",
+            system_prompt_sha256=sha256_hex(b"system"),
+            settings=settings,
+            thinking=thinking,
+            answer=answer,
+            thinking_blocks=[thinking],
+            raw_output=f"[THINK]{thinking}[/THINK]{answer}",
+            output_token_ids=output_ids,
+            finish_reason="stop",
+            thinking_end="model",
+            forced_tokens=[],
+            thinking_tokens=280,
+            answer_tokens=120,
+            generated_tokens=400,
+            timings={"prefill_s": 0.412, "decode_s": 11.25, "tokens_per_s": 35.6},
+            provenance={
+                "model_id": "mistralai/Magistral-Small-2507",
+                "revision": "bench",
+                "quantization": "nf4",
+                "device": "cuda:0",
+            },
+            is_test_model=False,
+            **derived.run_hashes(prompt_ids, thinking, answer),
+        )
         self.ledger("run", run)
         for _ in range(ENTRIES_PER_JOB - 2):
-            view = AccessEvent(id=self.ids.take(AccessEvent), action=AccessEvent.VIEW, actor_id=self.user.pk,
-                               actor_name=self.user.username, subject=f"job:{job.pk}", at=self.tick())  # fmt: skip
+            view = AccessEvent(
+                id=self.ids.take(AccessEvent),
+                action=AccessEvent.VIEW,
+                actor_id=self.user.pk,
+                actor_name=self.user.username,
+                subject=f"job:{job.pk}",
+                at=self.tick(),
+            )
             self.ledger("access", view)
         self.jobs += 1
         if self.jobs % self.kill_switch_every == 0:
             for action in (KillSwitchEvent.SUSPEND, KillSwitchEvent.RESUME):
-                event = KillSwitchEvent(id=self.ids.take(KillSwitchEvent), action=action, actor_id=self.user.pk,
-                                        actor_name=self.user.username, reason="drill", at=self.tick())  # fmt: skip
+                event = KillSwitchEvent(
+                    id=self.ids.take(KillSwitchEvent),
+                    action=action,
+                    actor_id=self.user.pk,
+                    actor_name=self.user.username,
+                    reason="drill",
+                    at=self.tick(),
+                )
                 self.ledger("kill_switch", event)
         if self.jobs % self.verification_every == 0:
-            check = LedgerVerification(id=self.ids.take(LedgerVerification), requested_by_name="auditor",
-                                       at=self.tick(), ok=True, message="Ledger verified")  # fmt: skip
+            check = LedgerVerification(
+                id=self.ids.take(LedgerVerification),
+                requested_by_name="auditor",
+                at=self.tick(),
+                ok=True,
+                message="Ledger verified",
+            )
             self.ledger("verification", check)
 
     def flush(self, cursor: Any) -> None:
@@ -179,8 +246,9 @@ def load(total: int, batch_jobs: int = 2000, **mix: int) -> int:
                 loader.job()
             loader.flush(cursor)
             new_nodes = []
-            with cursor.copy("COPY audit_app_ledgerentry (sequence, kind, subject, payload, leaf_hash, recorded_at) "
-                             "FROM STDIN") as copy:  # fmt: skip
+            with cursor.copy(
+                "COPY audit_app_ledgerentry (sequence, kind, subject, payload, leaf_hash, recorded_at) FROM STDIN"
+            ) as copy:
                 for kind, subject, payload, recorded_at in loader.entries:
                     leaf = leaf_hash(payload)
                     copy.write_row((sequence, kind, subject, payload, leaf, recorded_at))

@@ -37,8 +37,18 @@ def setup(reuse: bool = False) -> None:
     if reuse:
         _environ(url)
         return
-    psql = [str(localservices._pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(PORT), "-U", "glassbox", "-d",
-            "postgres", "-qc"]  # fmt: skip
+    psql = [
+        str(localservices._pg_bin() / "psql"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(PORT),
+        "-U",
+        "glassbox",
+        "-d",
+        "postgres",
+        "-qc",
+    ]
     subprocess.run([*psql, "DROP DATABASE IF EXISTS ledger_bench"], check=True)
     subprocess.run([*psql, "CREATE DATABASE ledger_bench"], check=True)
     BUILT.unlink(missing_ok=True)
@@ -49,12 +59,18 @@ def _environ(url: str) -> None:
     key = VAR / "ledger.key"
     if not key.exists():
         sys.path.insert(0, str(ROOT))
-        from audit_app.ledger.checkpoint import generate_key_file
+        from audit_app.ledger.signed_note import generate_key_file
 
         generate_key_file(key)
-    os.environ.update({"DATABASE_URL": url.rsplit("/", 1)[0] + "/ledger_bench", "DJANGO_SECRET_KEY": "bench",
-                       "DJANGO_SETTINGS_MODULE": "audit_app.settings", "GLASSBOX_LEDGER_KEY_FILE": str(key),
-                       "GLASSBOX_LEDGER_ORIGIN": "bench/ledger"})  # fmt: skip
+    os.environ.update(
+        {
+            "DATABASE_URL": url.rsplit("/", 1)[0] + "/ledger_bench",
+            "DJANGO_SECRET_KEY": "bench",
+            "DJANGO_SETTINGS_MODULE": "audit_app.settings",
+            "GLASSBOX_LEDGER_KEY_FILE": str(key),
+            "GLASSBOX_LEDGER_ORIGIN": "bench/ledger",
+        }
+    )
 
 
 def _writer(worker: int, per_writer: int, barrier: Any) -> None:
@@ -131,7 +147,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from audit_app.ledger.checkpoints import public_verifier_key, sign_now
+    from audit_app.ledger.signer import public_verifier_key, sign_now
     from audit_app.ledger.verify import verify_ledger
 
     if args.reuse:
@@ -147,8 +163,14 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE")  # as autovacuum leaves a settled database
         sign_now()
         latencies = proof_latencies(args.entries, 1000)
-        built = {"one": one, "eight": eight, "jobs": jobs, "load_seconds": load_seconds, "latencies": latencies,
-                 "entries": args.entries}  # fmt: skip
+        built = {
+            "one": one,
+            "eight": eight,
+            "jobs": jobs,
+            "load_seconds": load_seconds,
+            "latencies": latencies,
+            "entries": args.entries,
+        }
         BUILT.write_text(json.dumps(built))
     one, eight, jobs, load_seconds = built["one"], built["eight"], built["jobs"], built["load_seconds"]
     latencies, entries = built["latencies"], built["entries"]
@@ -158,32 +180,35 @@ def main() -> None:
     assert report.ok, report.summary()
     machine = machine_description(connection)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size('audit_app_ledgerentry') + "
-                       "pg_total_relation_size('audit_app_ledgernode')")  # fmt: skip
+        cursor.execute(
+            "SELECT pg_total_relation_size('audit_app_ledgerentry') + pg_total_relation_size('audit_app_ledgernode')"
+        )
         stored = cursor.fetchone()[0]
     ms = 1000
-    text = "\n".join([
-        START,
-        f"Machine: {machine}; {report.entries:,} entries: the first 11,000 by appends (benchmark entries of "
-        f"kind `bench`, no rows), the rest {jobs:,} jobs of realistic evidence (per job a submission with one "
-        "document, a run record of 300 prompt and 400 output tokens, six views; a suspend/resume pair every 500 "
-        "jobs, a verification every 1,000), rows and entries built by the services' own record and payload code "
-        f"and loaded with COPY in {load_seconds:.0f} s.",
-        "",
-        "| measure | result | target |",
-        "|---|---|---|",
-        f"| append throughput, 1 writer process (one transaction per entry) | {one:,.0f} entries/s | |",
-        f"| append throughput, 8 concurrent writer processes | {eight:,.0f} entries/s | >= 1,000 entries/s |",
-        f"| inclusion proof at {entries:,} entries, p50 / p95 (1,000 random leaves) | "
-        f"{latencies[500] * ms:.2f} / {latencies[950] * ms:.2f} ms | < 5 ms |",
-        f"| verification WITHOUT record checks (leaves, checkpoint, stored nodes) | "
-        f"{plain.entries / plain.seconds:,.0f} entries/s ({plain.seconds:.1f} s) | >= 100,000 entries/s |",
-        f"| verification WITH record checks (also every row against its entry, every hash column, every "
-        f"evidence row has its entry) | {report.entries / report.seconds:,.0f} entries/s ({report.seconds:.1f} s) "
-        "| >= 50,000 entries/s |",
-        f"| bytes stored per entry (entries + nodes, with indexes) | {stored / report.entries:,.0f} B | |",
-        END,
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            START,
+            f"Machine: {machine}; {report.entries:,} entries: the first 11,000 by appends (benchmark entries of "
+            f"kind `bench`, no rows), the rest {jobs:,} jobs of realistic evidence (per job a submission with one "
+            "document, a run record of 300 prompt and 400 output tokens, six views; a suspend/resume pair every 500 "
+            "jobs, a verification every 1,000), rows and entries built by the services' own record and payload code "
+            f"and loaded with COPY in {load_seconds:.0f} s.",
+            "",
+            "| measure | result | target |",
+            "|---|---|---|",
+            f"| append throughput, 1 writer process (one transaction per entry) | {one:,.0f} entries/s | |",
+            f"| append throughput, 8 concurrent writer processes | {eight:,.0f} entries/s | >= 1,000 entries/s |",
+            f"| inclusion proof at {entries:,} entries, p50 / p95 (1,000 random leaves) | "
+            f"{latencies[500] * ms:.2f} / {latencies[950] * ms:.2f} ms | < 5 ms |",
+            f"| verification WITHOUT record checks (leaves, checkpoint, stored nodes) | "
+            f"{plain.entries / plain.seconds:,.0f} entries/s ({plain.seconds:.1f} s) | >= 100,000 entries/s |",
+            f"| verification WITH record checks (also every row against its entry, every hash column, every "
+            f"evidence row has its entry) | {report.entries / report.seconds:,.0f} entries/s ({report.seconds:.1f} s) "
+            "| >= 50,000 entries/s |",
+            f"| bytes stored per entry (entries + nodes, with indexes) | {stored / report.entries:,.0f} B | |",
+            END,
+        ]
+    )
     print(text)
     if args.write:
         from inference.bench.report import write_section

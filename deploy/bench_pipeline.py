@@ -63,10 +63,26 @@ def main() -> None:
     team, _ = Team.objects.get_or_create(name="Bench")
     team.members.add(user)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "audit_app", "worker", "-Q", "inference,celery", "-c", "1",
-         "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=dict(os.environ), stdout=(VAR / "worker.log").open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "audit_app",
+            "worker",
+            "-Q",
+            "inference,celery",
+            "-c",
+            "1",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=(VAR / "worker.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     settings = GenerationSettings(thinking_budget=256, answer_budget=256, seed=0)
     latencies, overheads, shares, generation = [], [], [], []
     try:
@@ -103,16 +119,18 @@ def main() -> None:
         f"| generation time per job | {percentile(generation, 0.5) * ms:.0f} ms | "
         f"{percentile(generation, 0.95) * ms:.0f} ms | |",
     ]
-    text = "\n".join([
-        START,
-        f"Machine: {device_description()['name']}, {os.cpu_count()} CPU cores; {args.jobs} jobs one "
-        f"after another (plus one warm-up), tiny test model in bf16, budgets 256/256, progress written every "
-        f"{os.environ.get('GLASSBOX_PROGRESS_INTERVAL', '1.0')} s; mean overhead share "
-        f"{statistics.mean(shares) * 100:.1f} %.",
-        "",
-        *rows,
-        END,
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            START,
+            f"Machine: {device_description()['name']}, {os.cpu_count()} CPU cores; {args.jobs} jobs one "
+            f"after another (plus one warm-up), tiny test model in bf16, budgets 256/256, progress written every "
+            f"{os.environ.get('GLASSBOX_PROGRESS_INTERVAL', '1.0')} s; mean overhead share "
+            f"{statistics.mean(shares) * 100:.1f} %.",
+            "",
+            *rows,
+            END,
+        ]
+    )
     print(text)
     if args.write:
         from inference.bench.report import write_section

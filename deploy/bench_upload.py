@@ -31,8 +31,18 @@ CASES = {
 def setup() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     url = localservices.start_postgres(VAR, PORT, fast=True)
-    psql = [str(localservices._pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(PORT), "-U", "glassbox", "-d",
-            "postgres", "-qc"]  # fmt: skip
+    psql = [
+        str(localservices._pg_bin() / "psql"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(PORT),
+        "-U",
+        "glassbox",
+        "-d",
+        "postgres",
+        "-qc",
+    ]
     subprocess.run([*psql, "DROP DATABASE IF EXISTS upload_bench"], check=True)
     subprocess.run([*psql, "CREATE DATABASE upload_bench"], check=True)
     sys.path.insert(0, str(ROOT))
@@ -44,16 +54,25 @@ def setup() -> None:
 
 
 def _environment(database_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": "bench", "DJANGO_SETTINGS_MODULE": "audit_app.settings",
-            "MAGISTRAL_MODEL_PATH": str(VAR / "tiny-model"), "GLASSBOX_CACHE_DIR": str(VAR / "cache")}  # fmt: skip
+    return {
+        "DATABASE_URL": database_url,
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_SETTINGS_MODULE": "audit_app.settings",
+        "MAGISTRAL_MODEL_PATH": str(VAR / "tiny-model"),
+        "GLASSBOX_CACHE_DIR": str(VAR / "cache"),
+    }
 
 
 def write_bodies() -> None:
     """The uploads, built once in the parent so that building them never counts in a measurement."""
     from tests.service.hostile_pdfs import flate_bomb, many_pages
 
-    bodies = {"txt-10mib": (b"word " * (2 * MIB + 1))[: 10 * MIB], "txt-over": b"x" * (10 * MIB + 1),
-              "pdf-20000": many_pages(), "pdf-bomb": flate_bomb()}  # fmt: skip
+    bodies = {
+        "txt-10mib": (b"word " * (2 * MIB + 1))[: 10 * MIB],
+        "txt-over": b"x" * (10 * MIB + 1),
+        "pdf-20000": many_pages(),
+        "pdf-bomb": flate_bomb(),
+    }
     for case, body in bodies.items():
         (VAR / f"{case}.upload").write_bytes(body)
 
@@ -90,9 +109,17 @@ def measure(case: str) -> dict[str, Any]:
     client.force_login(user)
     name = "big.txt" if case.startswith("txt") else "document.pdf"
     data = (VAR / f"{case}.upload").read_bytes()
-    form = {"domain": "legal", "case_reference": "B-1", "question": "Is it binding?", "thinking_budget": 16384,
-            "answer_budget": 4096, "temperature": 0.7, "top_p": 0.95, "seed": 0,
-            "documents": [SimpleUploadedFile(name, data)]}  # fmt: skip
+    form = {
+        "domain": "legal",
+        "case_reference": "B-1",
+        "question": "Is it binding?",
+        "thinking_budget": 16384,
+        "answer_budget": 4096,
+        "temperature": 0.7,
+        "top_p": 0.95,
+        "seed": 0,
+        "documents": [SimpleUploadedFile(name, data)],
+    }
     Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS (Linux >= 4.0)
     before = _status("VmRSS") / MIB
     started = time.perf_counter()
@@ -100,8 +127,15 @@ def measure(case: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     peak = _status("VmHWM") / MIB
     errors = [e for errs in response.context["form"].errors.values() for e in errs] if response.context else []
-    return {"case": case, "status": response.status_code, "seconds": seconds, "rss_before_mib": before,
-            "peak_rss_mib": peak, "sentence": " ".join(errors), "stored": Submission.objects.count()}  # fmt: skip
+    return {
+        "case": case,
+        "status": response.status_code,
+        "seconds": seconds,
+        "rss_before_mib": before,
+        "peak_rss_mib": peak,
+        "sentence": " ".join(errors),
+        "stored": Submission.objects.count(),
+    }
 
 
 def main() -> None:
@@ -127,21 +161,26 @@ def main() -> None:
         child = subprocess.run([sys.executable, __file__, "--case", case], check=True, capture_output=True, text=True)
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
         assert results[-1]["stored"] == 0, results[-1]
-    rows = [f"| {CASES[r['case']]} | {r['status']} | {r['seconds']:.2f} s | {r['peak_rss_mib']:.0f} MiB "
-            f"({r['peak_rss_mib'] - r['rss_before_mib']:+.0f}) | {r['sentence']} |" for r in results]  # fmt: skip
-    text = "\n".join([
-        START,
-        f"Machine: {device_description()['name']}, {os.cpu_count()} CPU cores; Django test client in one process "
-        "(each case in a fresh process; the client builds the multipart body in that process, so the growth "
-        "includes the client's copies of the file); the tiny test model's tokenizer is loaded before the request, "
-        "as in a warm web worker. Peak RSS is the whole process (Django, transformers and torch imported); growth is "
-        "the peak during the request above the RSS just before it.",
-        "",
-        "| upload | HTTP | wall time | peak RSS (growth during the request) | sentence on the form |",
-        "|---|---|---|---|---|",
-        *rows,
-        END,
-    ])  # fmt: skip
+    rows = [
+        f"| {CASES[r['case']]} | {r['status']} | {r['seconds']:.2f} s | {r['peak_rss_mib']:.0f} MiB "
+        f"({r['peak_rss_mib'] - r['rss_before_mib']:+.0f}) | {r['sentence']} |"
+        for r in results
+    ]
+    text = "\n".join(
+        [
+            START,
+            f"Machine: {device_description()['name']}, {os.cpu_count()} CPU cores; Django test client in one process "
+            "(each case in a fresh process; the client builds the multipart body in that process, so the growth "
+            "includes the client's copies of the file); the tiny test model's tokenizer is loaded before the "
+            "request, as in a warm web worker. Peak RSS is the whole process (Django, transformers and torch "
+            "imported); growth is the peak during the request above the RSS just before it.",
+            "",
+            "| upload | HTTP | wall time | peak RSS (growth during the request) | sentence on the form |",
+            "|---|---|---|---|---|",
+            *rows,
+            END,
+        ]
+    )
     print(text)
     if args.write:
         from inference.bench.report import write_section

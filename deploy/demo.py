@@ -43,8 +43,11 @@ def prepare_environment() -> dict[str, str]:
             subprocess.run([PYTHON, "-m", "inference", "make-tiny-model", str(tiny)], check=True, env=env)
         env["MAGISTRAL_MODEL_PATH"] = str(tiny)
         env.setdefault("GLASSBOX_QUANTIZATION", "bf16")
-        print(f"MAGISTRAL_MODEL_PATH is not set: running the tiny TEST model from {tiny}.\n"
-              "Its output is noise, not reasoning, and every page and record says so.", flush=True)  # fmt: skip
+        print(
+            f"MAGISTRAL_MODEL_PATH is not set: running the tiny TEST model from {tiny}.\n"
+            "Its output is noise, not reasoning, and every page and record says so.",
+            flush=True,
+        )
     return env
 
 
@@ -76,11 +79,20 @@ def main() -> None:
     logs = VAR / "logs"
     logs.mkdir(exist_ok=True)
     commands = service_commands()
-    processes = {name: subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
-                                        stdout=(logs / f"{name}.log").open("ab"), stderr=subprocess.STDOUT)
-                 for name, command in commands.items()}  # fmt: skip
-    public_key = subprocess.run([*manage, "ledger_public_key"], check=True, env=env, cwd=ROOT,
-                                capture_output=True, text=True).stdout  # fmt: skip
+    processes = {
+        name: subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=(logs / f"{name}.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        for name, command in commands.items()
+    }
+    public_key = subprocess.run(
+        [*manage, "ledger_public_key"], check=True, env=env, cwd=ROOT, capture_output=True, text=True
+    ).stdout
     (VAR / "ledger.vkey").write_text(public_key.strip() + "\n")
     print(f"Ledger verifier key for auditors: {VAR / 'ledger.vkey'}", flush=True)
     print(f"Glassbox is up on http://127.0.0.1:8000 (logs in {logs}). Ctrl-C stops everything.", flush=True)

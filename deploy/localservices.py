@@ -46,24 +46,53 @@ def start_postgres(var: Path, port: int, fast: bool = False) -> str:
             shutil.chown(folder, "postgres", "postgres")
     data.chmod(0o700)
     if not (data / "PG_VERSION").exists():
-        _run(_as_owner([str(binaries / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
-                        "--locale=C.UTF-8"]))  # fmt: skip
+        _run(
+            _as_owner(
+                [
+                    str(binaries / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    ROLE,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            )
+        )
     status = subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "status"]), capture_output=True)
     if status.returncode != 0:
         options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
         if fast:  # tests throw their data away; durability only costs time there
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = sockets / "postgres.log"
-        started = subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                                            "-w", "start"]), capture_output=True, text=True)  # fmt: skip
+        started = subprocess.run(
+            _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
+            capture_output=True,
+            text=True,
+        )
         if started.returncode != 0:
             last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             raise SystemExit(
                 f"PostgreSQL did not start on 127.0.0.1:{port} ({last[0] if last else started.stderr.strip()}); "
                 "if another server holds that port, stop it or choose another port (docs/configuration.md)."
             )
-    exists = _run([str(binaries / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", "postgres",
-                   "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"])  # fmt: skip
+    exists = _run(
+        [
+            str(binaries / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            ROLE,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'",
+        ]
+    )
     if exists.stdout.strip() != "1":
         _run([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, DATABASE])
     return f"postgresql://{ROLE}@127.0.0.1:{port}/{DATABASE}"
@@ -72,8 +101,9 @@ def start_postgres(var: Path, port: int, fast: bool = False) -> str:
 def stop_postgres(var: Path) -> None:
     data = var / "pg"
     if (data / "PG_VERSION").exists():
-        subprocess.run(_as_owner([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_owner([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True
+        )
 
 
 def start_redis(var: Path, port: int) -> str:
@@ -86,9 +116,27 @@ def start_redis(var: Path, port: int) -> str:
     server = shutil.which("redis-server")
     if server is None:
         raise SystemExit("redis-server was not found; run deploy/setup (it installs it).")
-    _run([server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--daemonize", "yes",
-          "--pidfile", str(folder / "redis.pid"), "--logfile", str(folder / "redis.log"),
-          "--appendonly", "yes", "--save", ""])  # fmt: skip
+    _run(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(folder / "redis.pid"),
+            "--logfile",
+            str(folder / "redis.log"),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ]
+    )
     deadline = time.monotonic() + 10
     while not redis_answers(port):
         if time.monotonic() > deadline:

@@ -42,7 +42,7 @@ os.environ.setdefault("GLASSBOX_PROGRESS_INTERVAL", "0.2")
 os.environ.setdefault("GLASSBOX_QUANTIZATION", "bf16")
 LEDGER_KEY = VAR / "ledger.key"
 if not LEDGER_KEY.exists():
-    from audit_app.ledger.checkpoint import generate_key_file
+    from audit_app.ledger.signed_note import generate_key_file
 
     generate_key_file(LEDGER_KEY)
 os.environ.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(LEDGER_KEY))

@@ -6,16 +6,19 @@ import json
 from typing import Any
 
 from audit_app.ledger import merkle
-from audit_app.ledger.checkpoints import public_verifier_key, sign_now
 from audit_app.ledger.log import fetch_nodes
-from audit_app.ledger.verifier import BUNDLE_FORMAT, canonical_json
+from audit_app.ledger.signer import public_verifier_key, sign_now
+from audit_app.ledger.standalone import BUNDLE_FORMAT, canonical_json
 from audit_app.models import Checkpoint, LedgerEntry
 
 
 def find_entry(reference: str) -> LedgerEntry:
     """An entry by sequence number (``42``) or by subject (``run:7``, ``submission:3``)."""
-    entries = LedgerEntry.objects.filter(sequence=int(reference)) if reference.isdigit() else (
-        LedgerEntry.objects.filter(subject=reference))  # fmt: skip
+    entries = (
+        LedgerEntry.objects.filter(sequence=int(reference))
+        if reference.isdigit()
+        else (LedgerEntry.objects.filter(subject=reference))
+    )
     entry: LedgerEntry | None = entries.order_by("sequence").first()
     if entry is None:
         raise LookupError(f"No ledger entry for {reference!r}.")

@@ -18,7 +18,7 @@ from django.db import connection
 from audit_app.ledger import merkle
 from audit_app.ledger.log import fetch_nodes, tree_size
 from audit_app.ledger.problems import Problem
-from audit_app.ledger.verifier import node_hash
+from audit_app.ledger.standalone import node_hash
 from audit_app.models import Checkpoint, LedgerAlert, LedgerHead
 
 HEAD, NODES = "audit_app_ledgerhead", "audit_app_ledgernode"
@@ -34,8 +34,11 @@ def check_head(levels: list[bytearray] | None = None) -> Iterator[Problem]:
     yield from check_nodes(levels)
     yield from _check_frontiers()
     for alert in LedgerAlert.objects.order_by("id"):
-        yield Problem("audit_app_ledgeralert", str(alert.pk), f"Ledger alert from the {alert.source} at "
-                      f"{alert.at.isoformat(timespec='seconds')}: {alert.message}")  # fmt: skip
+        yield Problem(
+            "audit_app_ledgeralert",
+            str(alert.pk),
+            f"Ledger alert from the {alert.source} at {alert.at.isoformat(timespec='seconds')}: {alert.message}",
+        )
 
 
 def expected_edge(size: int) -> list[list[Any]]:
@@ -51,11 +54,19 @@ def _check_head_row() -> Iterator[Problem]:
         return  # dropped (e.g. after a bulk load): the next append recreates it from the log
     size = tree_size()
     if head.size != size:
-        yield Problem(HEAD, "1", f"The head row says the log holds {head.size} entries, but it holds {size}; "
-                      "the row was edited (appends and the signer ignore it).")  # fmt: skip
+        yield Problem(
+            HEAD,
+            "1",
+            f"The head row says the log holds {head.size} entries, but it holds {size}; "
+            "the row was edited (appends and the signer ignore it).",
+        )
     elif head.edge != expected_edge(size):
-        yield Problem(HEAD, "1", "The head row's right edge differs from the stored tree nodes; the row was "
-                      "edited (appends and the signer ignore it).")  # fmt: skip
+        yield Problem(
+            HEAD,
+            "1",
+            "The head row's right edge differs from the stored tree nodes; the row was "
+            "edited (appends and the signer ignore it).",
+        )
 
 
 def _check_frontiers() -> Iterator[Problem]:
@@ -65,8 +76,11 @@ def _check_frontiers() -> Iterator[Problem]:
         edge = bytes(stored)
         frontier = [edge[i : i + 32] for i in range(0, len(edge), 32)]
         if len(edge) != 32 * size.bit_count() or merkle.frontier_root(frontier) != bytes(root):
-            yield Problem("audit_app_checkpoint", str(pk), f"Checkpoint {pk}'s stored right edge does not give "
-                          f"the root it signs at size {size}.")  # fmt: skip
+            yield Problem(
+                "audit_app_checkpoint",
+                str(pk),
+                f"Checkpoint {pk}'s stored right edge does not give the root it signs at size {size}.",
+            )
 
 
 def check_nodes(levels: list[bytearray] | None = None) -> Iterator[Problem]:
@@ -132,14 +146,21 @@ def _compare_level(level: int, expected: list[bytes | None]) -> Iterator[Problem
     seen = [False] * len(expected)
     for pk, index, digest in _stream("SELECT id, index, hash FROM audit_app_ledgernode WHERE level = %s", [level]):
         if not 0 <= index < len(expected):
-            yield Problem(NODES, str(pk), f"The stored tree node at level {level}, index {index} covers "
-                          "leaves the log does not hold.")  # fmt: skip
+            yield Problem(
+                NODES,
+                str(pk),
+                f"The stored tree node at level {level}, index {index} covers leaves the log does not hold.",
+            )
             continue
         seen[index] = True
         if expected[index] is not None and bytes(digest) != expected[index]:
             what = "its entry's leaf hash" if level == 0 else "the hash of its two children"
-            yield Problem(NODES, str(pk), f"The stored tree node at level {level}, index {index} differs "
-                          f"from {what}; proofs served from it would not verify.")  # fmt: skip
+            yield Problem(
+                NODES,
+                str(pk),
+                f"The stored tree node at level {level}, index {index} differs "
+                f"from {what}; proofs served from it would not verify.",
+            )
     for index, found in enumerate(seen):
         if not found and expected[index] is not None:
             yield Problem(NODES, f"{level}/{index}", str(merkle.MissingNodeError(level, index)))
@@ -149,5 +170,8 @@ def _nodes_beyond(level: int) -> Iterator[Problem]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, level, index FROM audit_app_ledgernode WHERE level >= %s", [level])
         for pk, node_level, index in cursor:
-            yield Problem(NODES, str(pk), f"The stored tree node at level {node_level}, index {index} covers "
-                          "leaves the log does not hold.")  # fmt: skip
+            yield Problem(
+                NODES,
+                str(pk),
+                f"The stored tree node at level {node_level}, index {index} covers leaves the log does not hold.",
+            )

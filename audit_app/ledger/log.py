@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit_app.ledger import merkle
 from audit_app.ledger.canonical import canonical_json
 from audit_app.ledger.records import evidence_record
-from audit_app.ledger.verifier import leaf_hash
+from audit_app.ledger.standalone import leaf_hash
 from audit_app.models import LedgerEntry
 
 NODE_CLASH = (
@@ -60,8 +60,9 @@ def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
     leaf = leaf_hash(payload)
     with connection.cursor() as cursor:
         try:
-            cursor.execute("SELECT * FROM glassbox_ledger_append(%s, %s, %s, %s, %s)",
-                           [kind, subject, payload, leaf, recorded_at])  # fmt: skip
+            cursor.execute(
+                "SELECT * FROM glassbox_ledger_append(%s, %s, %s, %s, %s)", [kind, subject, payload, leaf, recorded_at]
+            )
         except IntegrityError as error:
             if "ledger_node_unique" not in str(error):
                 raise
@@ -69,8 +70,15 @@ def append(kind: str, subject: str, body: dict[str, Any]) -> LedgerEntry:
             # position means entries were removed from the end by someone who switched the triggers off.
             raise IntegrityError(NODE_CLASH) from error
         entry_id, sequence = cursor.fetchone()
-    entry = LedgerEntry(id=entry_id, sequence=sequence, kind=kind, subject=subject, payload=payload,
-                        leaf_hash=leaf, recorded_at=recorded_at)  # fmt: skip
+    entry = LedgerEntry(
+        id=entry_id,
+        sequence=sequence,
+        kind=kind,
+        subject=subject,
+        payload=payload,
+        leaf_hash=leaf,
+        recorded_at=recorded_at,
+    )
     entry._state.adding = False
     return entry
 

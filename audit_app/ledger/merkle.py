@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from audit_app.ledger.verifier import EMPTY_ROOT, node_hash
+from audit_app.ledger.standalone import EMPTY_ROOT, node_hash
 
 NodeKey = tuple[int, int]  # (level, index)
 Fetch = Callable[[Iterable[NodeKey]], dict[NodeKey, bytes]]

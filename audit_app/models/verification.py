@@ -20,8 +20,9 @@ class VerificationRun(models.Model):
     done = models.BigIntegerField(default=0)
     total = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
-    result = models.OneToOneField(LedgerVerification, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="run")  # fmt: skip
+    result = models.OneToOneField(
+        LedgerVerification, on_delete=models.PROTECT, null=True, blank=True, related_name="run"
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]

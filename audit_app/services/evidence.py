@@ -20,7 +20,7 @@ from django.db.models.functions import Cast, Concat
 
 from audit_app.ledger.canonical import canonical_json, record_hash, sha256_hex
 from audit_app.ledger.records import evidence_record
-from audit_app.ledger.verifier import leaf_hash
+from audit_app.ledger.standalone import leaf_hash
 from audit_app.models import Job, KillSwitchEvent, LedgerEntry, RunRecord, Submission
 
 NAMES = {"submission": "Submission", "run": "Run record", "kill_switch": "Kill-switch event"}
@@ -112,8 +112,10 @@ def job_evidence(job: Job) -> JobEvidence:
     if not problem and run is not None and run.verified:
         answered = run.record.get("submission_record_sha256")
         if answered != ledgered.body.get("record_sha256"):
-            problem = (f"This job's run answers the submission with record hash {answered}, not submission "
-                       f"{submission.pk} that the job row now points at.")  # fmt: skip
+            problem = (
+                f"This job's run answers the submission with record hash {answered}, not submission "
+                f"{submission.pk} that the job row now points at."
+            )
     record = ledgered.record if not problem else None
     case_changed = record is not None and (
         submission.case.reference != record["case_reference"] or submission.case.team.name != record["team_name"]
@@ -183,8 +185,11 @@ def _recent_kill_switch(limit: int) -> list[_Entry]:
         .order_by("-sequence")
         .values_list("subject", "payload", "leaf_hash", "recorded_at")[:limit]
     )
-    return [_Entry(subject, int(subject.partition(":")[2]), bytes(payload), bytes(leaf), at)
-            for subject, payload, leaf, at in entries if subject.partition(":")[2].isdigit()]  # fmt: skip
+    return [
+        _Entry(subject, int(subject.partition(":")[2]), bytes(payload), bytes(leaf), at)
+        for subject, payload, leaf, at in entries
+        if subject.partition(":")[2].isdigit()
+    ]
 
 
 def kill_switch_state() -> KillSwitchEvent | None:
@@ -200,9 +205,13 @@ def kill_switch_state() -> KillSwitchEvent | None:
     row: KillSwitchEvent | None = KillSwitchEvent.objects.filter(pk=latest.key).first()
     if row is not None and _check("kill_switch", latest.subject, row, [(latest.payload, latest.leaf)], False).verified:
         return row
-    return KillSwitchEvent(action=KillSwitchEvent.SUSPEND, actor_name="Glassbox", at=latest.recorded_at,
-                           reason=f"the latest kill-switch event ({latest.subject}) does not match its ledger entry; "
-                           "inference stays suspended until an operator suspends or resumes again.")  # fmt: skip
+    return KillSwitchEvent(
+        action=KillSwitchEvent.SUSPEND,
+        actor_name="Glassbox",
+        at=latest.recorded_at,
+        reason=f"the latest kill-switch event ({latest.subject}) does not match its ledger entry; "
+        "inference stays suspended until an operator suspends or resumes again.",
+    )
 
 
 def kill_switch_history(limit: int = 50) -> list[HistoryLine]:
@@ -219,8 +228,15 @@ def kill_switch_history(limit: int = 50) -> list[HistoryLine]:
         ledgered = _check("kill_switch", entry.subject, row, [(entry.payload, entry.leaf)], False)
         record = ledgered.record
         if record:
-            lines.append(HistoryLine(ledgered_time(record["at"]), record["action"], record["actor_name"],
-                                     record["reason"], ledgered.problem))  # fmt: skip
+            lines.append(
+                HistoryLine(
+                    ledgered_time(record["at"]),
+                    record["action"],
+                    record["actor_name"],
+                    record["reason"],
+                    ledgered.problem,
+                )
+            )
         else:
             lines.append(HistoryLine(row.at, row.action, row.actor_name, row.reason, ledgered.problem))
     subjects = Concat(models.Value("kill_switch:"), Cast("pk", models.CharField()))

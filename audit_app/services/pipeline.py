@@ -133,8 +133,16 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
         job.finished_at = timezone.now()
         job.thinking_tokens, job.answer_tokens = result.thinking_tokens, result.answer_tokens
         job.partial_thinking = job.partial_answer = ""
-        job.save(update_fields=["status", "finished_at", "thinking_tokens", "answer_tokens",
-                                "partial_thinking", "partial_answer"])  # fmt: skip
+        job.save(
+            update_fields=[
+                "status",
+                "finished_at",
+                "thinking_tokens",
+                "answer_tokens",
+                "partial_thinking",
+                "partial_answer",
+            ]
+        )
     return run
 
 

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit_app.ledger import log as ledger
-from audit_app.ledger.checkpoints import public_verifier_key
 from audit_app.ledger.records import evidence_hash
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import Report, verify_ledger
 from audit_app.models import LedgerVerification, VerificationRun
 

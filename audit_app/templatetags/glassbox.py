@@ -28,9 +28,33 @@ _markdown = MarkdownIt("js-default").enable("table")
 # (img, picture, video, audio, source, iframe, object, embed, link, svg, input) and no <a>: a stray one
 # from any future rule is reduced to its text. No style or event attributes either.
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "del", "code", "pre",
-    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "span",
-}  # fmt: skip
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "s",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "span",
+}
 ALLOWED_ATTRIBUTES = {"ol": {"start"}}  # classes: ALLOWED_CLASSES (nh3 refuses both)
 ALLOWED_CLASSES = {"span": {"inert-link", "inert-image", "link-target"}}
 

@@ -15,11 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from audit_app.ledger.checkpoints import public_verifier_key
 from audit_app.ledger.log import tree_size
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.models import Checkpoint, LedgerEntry, LedgerVerification, VerificationRun
 from audit_app.services.verification import request_verification
-from audit_app.web.access import AUDITOR, require_role
+from audit_app.web.permissions import AUDITOR, require_role
 
 REFUSAL = "Only auditors can verify the evidence ledger."
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.prompts import InferenceError, prompt_builder
-from audit_app.web.access import ANALYST, AUDITOR, OPERATOR, REVIEWER
+from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, REVIEWER
 
 
 def service_status(request: HttpRequest) -> dict[str, Any]:
@@ -16,8 +16,11 @@ def service_status(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         config = prompt_builder().files.config
-        model = {"id": config.get("glassbox_model_id") or config.get("_name_or_path") or "Magistral Small 1.1",
-                 "is_test_model": bool(config.get("glassbox_test_model")), "error": ""}  # fmt: skip
+        model = {
+            "id": config.get("glassbox_model_id") or config.get("_name_or_path") or "Magistral Small 1.1",
+            "is_test_model": bool(config.get("glassbox_test_model")),
+            "error": "",
+        }
     except InferenceError as error:
         model = {"id": "", "is_test_model": False, "error": str(error)}
     names = set(request.user.groups.values_list("name", flat=True))

@@ -50,8 +50,11 @@ class SubmitJobForm(forms.Form):
     temperature = forms.FloatField(
         initial=DEFAULT_TEMPERATURE, validators=_within(0, TEMPERATURE_MAX, TEMPERATURE_RANGE)
     )
-    top_p = forms.FloatField(initial=DEFAULT_TOP_P, validators=[_above_zero, MaxValueValidator(TOP_P_MAX,
-                             "top_p must be above 0 and at most 1.")], label="top_p")  # fmt: skip
+    top_p = forms.FloatField(
+        initial=DEFAULT_TOP_P,
+        validators=[_above_zero, MaxValueValidator(TOP_P_MAX, "top_p must be above 0 and at most 1.")],
+        label="top_p",
+    )
     seed = forms.IntegerField(initial=0, validators=_within(0, SEED_MAX, SEED_RANGE))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 
 from audit_app.services.evidence import kill_switch_history
 from audit_app.services.killswitch import current_suspension, resume_inference, suspend_inference
-from audit_app.web.access import OPERATOR, require_role
 from audit_app.web.forms import SuspendForm
+from audit_app.web.permissions import OPERATOR, require_role
 
 
 @login_required
@@ -24,5 +24,6 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
             suspend_inference(user, form.cleaned_data["reason"])
             return redirect("kill-switch")
     history = kill_switch_history(50)
-    return render(request, "operator/kill_switch.html",
-                  {"form": form, "suspension": current_suspension(), "history": history})  # fmt: skip
+    return render(
+        request, "operator/kill_switch.html", {"form": form, "suspension": current_suspension(), "history": history}
+    )

@@ -11,19 +11,29 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from audit_app.models import AccessEvent, Job
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 from audit_app.services.errors import SubmissionError
 from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
 from audit_app.services.submission import Upload, submit_job
-from audit_app.web.access import submitting_team, visible_jobs
 from audit_app.web.forms import SubmitJobForm
+from audit_app.web.permissions import submitting_team, visible_jobs
 from audit_app.web.uploads import upload_refusals
 from inference import GenerationSettings
 
-FIELDS_ON_FORM = {"question", "domain", "case_reference", "case_title", "documents", "thinking_budget",
-                  "answer_budget", "temperature", "top_p", "seed"}  # fmt: skip
+FIELDS_ON_FORM = {
+    "question",
+    "domain",
+    "case_reference",
+    "case_title",
+    "documents",
+    "thinking_budget",
+    "answer_budget",
+    "temperature",
+    "top_p",
+    "seed",
+}
 
 
 def _user(request: HttpRequest) -> User:
@@ -41,8 +51,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
         jobs = jobs.filter(submission__domain=domain)
     page = Paginator(jobs, 20).get_page(request.GET.get("page"))
     rows = job_rows(list(page))  # what each row shows comes from its submission's ledger entry
-    return render(request, "jobs/list.html", {"page": page, "rows": rows, "status": status, "domain": domain,
-                                              "statuses": Job.STATUSES})  # fmt: skip
+    return render(
+        request,
+        "jobs/list.html",
+        {"page": page, "rows": rows, "status": status, "domain": domain, "statuses": Job.STATUSES},
+    )
 
 
 @login_required
@@ -58,12 +71,23 @@ def submit(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             settings = GenerationSettings(
-                temperature=data["temperature"], top_p=data["top_p"], seed=data["seed"],
-                thinking_budget=data["thinking_budget"], answer_budget=data["answer_budget"],
-            )  # fmt: skip
+                temperature=data["temperature"],
+                top_p=data["top_p"],
+                seed=data["seed"],
+                thinking_budget=data["thinking_budget"],
+                answer_budget=data["answer_budget"],
+            )
             uploads = [Upload(f.name or "", f.read()) for f in data["documents"]]
-            job = submit_job(user, team, data["case_reference"], data["domain"], data["question"], uploads,
-                             settings, data["case_title"])  # fmt: skip
+            job = submit_job(
+                user,
+                team,
+                data["case_reference"],
+                data["domain"],
+                data["question"],
+                uploads,
+                settings,
+                data["case_title"],
+            )
         except SubmissionError as error:
             field = error.field if error.field in FIELDS_ON_FORM else None
             form.add_error(field, str(error))

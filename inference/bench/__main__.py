@@ -41,9 +41,18 @@ def tiny_rows(args: argparse.Namespace, bandwidth: float) -> list[Measurement]:
             for batch in args.batches:
                 for variant in ("dynamic", "static"):
                     rows.append(
-                        measure(engine.model, "tiny (test)", mode, variant, batch,
-                                args.prompt_tokens, args.new_tokens, bandwidth, "cpu")
-                    )  # fmt: skip
+                        measure(
+                            engine.model,
+                            "tiny (test)",
+                            mode,
+                            variant,
+                            batch,
+                            args.prompt_tokens,
+                            args.new_tokens,
+                            bandwidth,
+                            "cpu",
+                        )
+                    )
             rows.append(engine_row(engine, mode, args.new_tokens, bandwidth))
     return rows
 
@@ -58,12 +67,19 @@ def engine_row(engine: Engine, mode: str, new_tokens: int, bandwidth: float) -> 
     timings = result.timings
     weights = weight_bytes_per_token(engine.model)
     return Measurement(
-        "tiny (test)", mode, "engine.generate", 1, len(result.prompt.token_ids), result.generated_tokens,
+        "tiny (test)",
+        mode,
+        "engine.generate",
+        1,
+        len(result.prompt.token_ids),
+        result.generated_tokens,
         ttft_seconds=timings["time_to_first_token_seconds"],
         decode_tokens_per_second=timings["decode_tokens_per_second"],
         aggregate_tokens_per_second=timings["decode_tokens_per_second"],
-        peak_memory_bytes=peak_memory("cpu"), weight_bytes=weights, roofline_tokens_per_second=bandwidth / weights,
-    )  # fmt: skip
+        peak_memory_bytes=peak_memory("cpu"),
+        weight_bytes=weights,
+        roofline_tokens_per_second=bandwidth / weights,
+    )
 
 
 def magistral_rows(args: argparse.Namespace, bandwidth: float, device: str) -> list[Measurement]:

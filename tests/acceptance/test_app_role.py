@@ -27,7 +27,7 @@ from django.contrib.auth.models import User
 from audit_app.models import Team
 from audit_app.services.submission import submit_job
 from audit_app.services.killswitch import suspend_inference, resume_inference
-from audit_app.ledger.checkpoints import sign_now, public_verifier_key
+from audit_app.ledger.signer import sign_now, public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from tests.ledger.evidence import SHORT, run_job_inline
 
@@ -87,8 +87,14 @@ def test_the_app_runs_under_the_documented_role_which_cannot_change_evidence(app
     alice.set_password("pw-alice-role")
     alice.save()
     environment = _environment() | {"DATABASE_URL": app_role, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", SCRIPT], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SCRIPT],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert "LOGIN 302" in lines

@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import reverse
 
 from audit_app.celery import app
-from audit_app.ledger import verifier
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger import standalone
 from audit_app.ledger.log import tree_size
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.models import Checkpoint, Job, RunRecord, Team, VerificationRun
 from audit_app.services.errors import SubmissionError
 from audit_app.services.killswitch import resume_inference, suspend_inference
@@ -72,7 +72,7 @@ def test_a_hundred_job_mix_verifies_on_the_command_line_and_on_the_auditor_page(
     for run in RunRecord.objects.order_by("pk")[:3]:
         bundle = tmp_path / f"run-{run.pk}.json"
         call_command("export_bundle", f"run:{run.pk}", out=bundle, by="audrey")
-        assert verifier.main([str(bundle), "--key", str(key)]) == 0
+        assert standalone.main([str(bundle), "--key", str(key)]) == 0
         assert json.loads(bundle.read_bytes())["entry"]["payload"]["subject"] == f"run:{run.pk}"
 
     wait_for(lambda: signed_size() == tree_size(), timeout=30, what="beat's checkpoint of the whole log")

@@ -8,11 +8,11 @@ import json
 import pytest
 from django.db import connection
 
-from audit_app.ledger.checkpoints import sign_now
 from audit_app.ledger.merkle import extend_frontier, frontier_root
-from audit_app.ledger.verifier import leaf_hash
+from audit_app.ledger.signer import sign_now
+from audit_app.ledger.standalone import leaf_hash
 from audit_app.models import Checkpoint, KillSwitchEvent, LedgerEntry
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 from audit_app.services.killswitch import current_suspension, suspend_inference
 from audit_app.services.submission import submit_job
 from tests.ledger.evidence import SHORT, make_evidence, run_job_inline
@@ -59,10 +59,15 @@ def test_six_kinds_of_tampering_are_each_named_in_one_run():
 
     forged_run = copy_row("audit_app_runrecord", evidence.run.pk, job_id=waiting.pk, answer="Forged answer.")
     forged_submission = copy_row("audit_app_submission", evidence.bare.pk, question="Forged question?")
-    forged_switch = copy_row("audit_app_killswitchevent", suspension.pk, action=KillSwitchEvent.RESUME,
-                             at="2099-01-01T00:00:00Z")  # fmt: skip
-    superuser("audit_app_runrecord", "UPDATE audit_app_runrecord SET answer_sha256 = %s WHERE id = %s", "0" * 64,
-              evidence.run.pk)  # fmt: skip
+    forged_switch = copy_row(
+        "audit_app_killswitchevent", suspension.pk, action=KillSwitchEvent.RESUME, at="2099-01-01T00:00:00Z"
+    )
+    superuser(
+        "audit_app_runrecord",
+        "UPDATE audit_app_runrecord SET answer_sha256 = %s WHERE id = %s",
+        "0" * 64,
+        evidence.run.pk,
+    )
     with connection.cursor() as cursor:  # operational rows: the app role may UPDATE them
         cursor.execute("UPDATE audit_app_job SET submission_id = %s WHERE id = %s", [forged_submission, second.pk])
         cursor.execute("SELECT edge FROM audit_app_ledgerhead WHERE id = 1")

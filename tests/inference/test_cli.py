@@ -20,8 +20,16 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_run_prints_sections_and_provenance_labelled_as_test_model(tmp_path: Path, quantization: list[str]):
     assert run_cli("make-tiny-model", str(tmp_path / "m")).returncode == 0
     budgets = ["--thinking-budget", "24", "--answer-budget", "16"]
-    done = run_cli("run", "--model", str(tmp_path / "m"), "--domain", "legal", *quantization, *budgets,
-                   "Is a verbal contract binding?")  # fmt: skip
+    done = run_cli(
+        "run",
+        "--model",
+        str(tmp_path / "m"),
+        "--domain",
+        "legal",
+        *quantization,
+        *budgets,
+        "Is a verbal contract binding?",
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.index("===== THINKING =====") < out.index("===== ANSWER =====") < out.index("finish reason: ")

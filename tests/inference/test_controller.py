@@ -81,9 +81,13 @@ def test_progress_is_throttled_and_deltas_add_up():
     now = [0.0]
     updates: list[Progress] = []
     controller = GenerationController(
-        CONTROL, GenerationSettings(thinking_budget=20, answer_budget=20), decode,
-        on_progress=updates.append, progress_interval=1.0, clock=lambda: now[0],
-    )  # fmt: skip
+        CONTROL,
+        GenerationSettings(thinking_budget=20, answer_budget=20),
+        decode,
+        on_progress=updates.append,
+        progress_interval=1.0,
+        clock=lambda: now[0],
+    )
     for token in [CONTROL.think, *range(3, 23), CONTROL.end_think, *range(3, 8), CONTROL.eos]:
         now[0] += 0.1
         if controller.observe(token):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from audit_app.models import AccessEvent, Job, KillSwitchEvent, RunRecord, Submission, Team
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 from audit_app.services.killswitch import resume_inference, suspend_inference
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from audit_app.services.submission import Upload, submit_job

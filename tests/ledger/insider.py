@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import connection
 
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import Report, verify_ledger
 
 
@@ -15,8 +15,10 @@ def insert(table: str, **values: Any) -> int:
     """An INSERT the app role's grant allows; dicts and lists go in as JSON."""
     values = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in values.items()}
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))}) "
-                       "RETURNING id", list(values.values()))  # fmt: skip
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
+            list(values.values()),
+        )
         return int(cursor.fetchone()[0])
 
 

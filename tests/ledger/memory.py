@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from audit_app.ledger.merkle import NodeKey, nodes_completed_by
-from audit_app.ledger.verifier import leaf_hash
+from audit_app.ledger.standalone import leaf_hash
 
 
 class MemoryTree:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bench_evidence
 import pytest
 
-from audit_app.ledger.checkpoints import sign_now
+from audit_app.ledger.signer import sign_now
 from audit_app.models import AccessEvent, KillSwitchEvent, LedgerEntry, LedgerVerification, RunRecord, Submission
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 from tests.ledger.insider import verify
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,8 @@ def test_bulk_loaded_evidence_of_every_kind_verifies_and_appends_go_on_after_it(
     report = verify()
     assert report.ok, report.problems
     assert jobs == 100
-    counts = [model.objects.count() for model in (Submission, RunRecord, AccessEvent, KillSwitchEvent,
-                                                   LedgerVerification)]  # fmt: skip
+    counts = [
+        model.objects.count() for model in (Submission, RunRecord, AccessEvent, KillSwitchEvent, LedgerVerification)
+    ]
     assert counts == [100, 100, 602, 4, 1]
     assert LedgerEntry.objects.count() == report.entries == 807

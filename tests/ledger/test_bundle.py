@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
-from audit_app.ledger import verifier
-from audit_app.ledger.checkpoints import public_verifier_key, sign_now
+from audit_app.ledger import standalone
+from audit_app.ledger.signer import public_verifier_key, sign_now
 from audit_app.models import Team
 from audit_app.services.submission import submit_job
 
@@ -33,13 +33,17 @@ def exported(tmp_path: Path) -> tuple[Path, Path, Path]:
             sign_now()  # an older checkpoint exists: the bundle must still use the current head
     call_command("export_bundle", f"submission:{job.submission_id}", out=tmp_path / "bundle.json", by="audrey")
     (tmp_path / "glassbox.vkey").write_text(public_verifier_key())
-    script = Path(shutil.copy(verifier.__file__, tmp_path / "verifier.py"))
+    script = Path(shutil.copy(standalone.__file__, tmp_path / "standalone.py"))
     return tmp_path / "bundle.json", tmp_path / "glassbox.vkey", script
 
 
 def run_standalone(script: Path, bundle: Path, key: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-I", "-c", STANDALONE, str(script), str(bundle), "--key", str(key)],
-                          capture_output=True, text=True, cwd=script.parent)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-I", "-c", STANDALONE, str(script), str(bundle), "--key", str(key)],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+    )
 
 
 def test_standalone_verifier_accepts_the_bundle(exported):
@@ -68,12 +72,12 @@ def test_every_sampled_byte_position_matters(exported, capsys):
         altered = bytearray(original)
         altered[position] ^= 0x04
         bundle.write_bytes(bytes(altered))
-        assert verifier.main([str(bundle), "--key", str(key)]) == 1, f"byte {position} changed, still valid"
+        assert standalone.main([str(bundle), "--key", str(key)]) == 1, f"byte {position} changed, still valid"
     capsys.readouterr()
 
 
 def test_a_key_other_than_the_ledgers_is_refused(exported, tmp_path: Path):
-    from audit_app.ledger.checkpoint import generate_key_file, verifier_key
+    from audit_app.ledger.signed_note import generate_key_file, verifier_key
 
     bundle, _, script = exported
     other = tmp_path / "other.vkey"

@@ -12,16 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit_app.ledger.canonical import canonical_json
-from audit_app.ledger.checkpoint import generate_key_file, load_key_file, sign_checkpoint, verifier_key
-from audit_app.ledger.verifier import VerificationError, parse_verifier_key, verify_checkpoint
-from audit_app.ledger.verifier import canonical_json as standalone_canonical_json
+from audit_app.ledger.signed_note import generate_key_file, load_key_file, sign_checkpoint, verifier_key
+from audit_app.ledger.standalone import VerificationError, parse_verifier_key, verify_checkpoint
+from audit_app.ledger.standalone import canonical_json as standalone_canonical_json
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda children: st.lists(children) | st.dictionaries(st.text(), children),
     max_leaves=20,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -28,7 +28,7 @@ def analyst(db) -> User:
 def submit(user: User, question: str = "Q?"):
     from django.contrib.auth.models import Group
 
-    from audit_app.web.access import submitting_team
+    from audit_app.web.permissions import submitting_team
 
     user.groups.add(Group.objects.get_or_create(name="analyst")[0])
     return submit_job(user, submitting_team(user), "C-1", "legal", question, [Upload("a.txt", b"doc text")])
@@ -109,7 +109,7 @@ def test_views_and_exports_are_ledgered_and_write_once(analyst: User):
     from django.db import connection
 
     from audit_app.models import AccessEvent
-    from audit_app.services.access import record_access
+    from audit_app.services.access_events import record_access
 
     job = submit(analyst)
     event = record_access(analyst, AccessEvent.VIEW, f"job:{job.pk}")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit_app.ledger import merkle
-from audit_app.ledger.verifier import (
+from audit_app.ledger.standalone import (
     VerificationError,
     leaf_hash,
     node_hash,

@@ -41,7 +41,7 @@ def true_root(size: int) -> bytes:
 
 
 def try_to_sign() -> None:
-    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.ledger.signer import sign_now
 
     with contextlib.suppress(Exception):
         sign_now()
@@ -88,7 +88,7 @@ def test_an_append_that_finds_the_head_edited_records_an_alert_and_rewrites_the_
 
 
 def test_corrupted_stored_node_makes_the_signer_refuse_and_alert():
-    from audit_app.ledger.checkpoints import SigningRefused, sign_now
+    from audit_app.ledger.signer import SigningRefused, sign_now
     from audit_app.models import LedgerAlert
 
     append(5)
@@ -106,7 +106,7 @@ def test_corrupted_stored_node_makes_the_signer_refuse_and_alert():
 
 
 def test_edited_payload_makes_the_signer_refuse():
-    from audit_app.ledger.checkpoints import SigningRefused, sign_now
+    from audit_app.ledger.signer import SigningRefused, sign_now
 
     append(3)
     superuser("UPDATE audit_app_ledgerentry SET payload = payload || ' '::bytea WHERE sequence = 1")
@@ -131,7 +131,7 @@ def test_deleted_last_entry_fails_the_append_with_one_sentence():
 
 
 def test_checkpoints_store_the_right_edge_and_extend_it():
-    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.ledger.signer import sign_now
 
     append(6)
     first = sign_now()
@@ -146,7 +146,7 @@ def test_checkpoints_store_the_right_edge_and_extend_it():
 
 
 def test_edited_checkpoint_edge_is_not_trusted():
-    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.ledger.signer import sign_now
     from audit_app.models import LedgerAlert
 
     append(6)
@@ -161,7 +161,7 @@ def test_edited_checkpoint_edge_is_not_trusted():
 
 
 def test_signing_when_nothing_grew_is_cheap(django_assert_max_num_queries):
-    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.ledger.signer import sign_now
 
     append(3)
     sign_now()
@@ -170,8 +170,8 @@ def test_signing_when_nothing_grew_is_cheap(django_assert_max_num_queries):
 
 
 def test_empty_log_signs_the_empty_root():
-    from audit_app.ledger.checkpoints import sign_now
-    from audit_app.ledger.verifier import EMPTY_ROOT
+    from audit_app.ledger.signer import sign_now
+    from audit_app.ledger.standalone import EMPTY_ROOT
 
     checkpoint = sign_now()
     assert checkpoint is not None

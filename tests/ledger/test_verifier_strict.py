@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection, transaction
 
 from audit_app.ledger import log, merkle
-from audit_app.ledger.checkpoint import sign_checkpoint, verifier_key
-from audit_app.ledger.verifier import VerificationError, leaf_hash, verify_checkpoint, verify_inclusion
+from audit_app.ledger.signed_note import sign_checkpoint, verifier_key
+from audit_app.ledger.standalone import VerificationError, leaf_hash, verify_checkpoint, verify_inclusion
 from tests.ledger.memory import MemoryTree
 
 
@@ -57,8 +57,8 @@ def superuser(sql: str) -> None:
 
 @pytest.mark.django_db
 def test_honest_log_has_no_derived_state_problems():
-    from audit_app.ledger.checkpoints import sign_now
     from audit_app.ledger.head import check_head
+    from audit_app.ledger.signer import sign_now
 
     append(11)
     sign_now()
@@ -96,10 +96,12 @@ def test_missing_node_is_reported_as_a_ledger_problem():
     ("edit", "says"),
     [
         ("UPDATE audit_app_ledgerhead SET size = 3", "says the log holds 3 entries, but it holds 6"),
-        ("UPDATE audit_app_ledgerhead SET edge = jsonb_set(edge, '{0,2}', to_jsonb(repeat('ab', 32)))",
-         "right edge differs from the stored tree nodes"),
+        (
+            "UPDATE audit_app_ledgerhead SET edge = jsonb_set(edge, '{0,2}', to_jsonb(repeat('ab', 32)))",
+            "right edge differs from the stored tree nodes",
+        ),
     ],
-)  # fmt: skip
+)
 def test_edited_head_row_is_reported(edit: str, says: str):
     from audit_app.ledger.head import check_head
 

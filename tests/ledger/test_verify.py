@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from audit_app.ledger.checkpoints import public_verifier_key, sign_now
 from audit_app.ledger.problems import Problem
+from audit_app.ledger.signer import public_verifier_key, sign_now
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Checkpoint, LedgerEntry, Team
 from audit_app.services.submission import submit_job
@@ -54,8 +54,10 @@ def test_honest_ledger_verifies(ledger_with_checkpoints, capsys):
 
 
 def test_edited_payload_is_caught_at_its_sequence(ledger_with_checkpoints):
-    tamper("UPDATE audit_app_ledgerentry SET payload = convert_to(replace(convert_from(payload, 'UTF8'), "
-           "'Question 3', 'Question X'), 'UTF8') WHERE sequence = 3")  # fmt: skip
+    tamper(
+        "UPDATE audit_app_ledgerentry SET payload = convert_to(replace(convert_from(payload, 'UTF8'), "
+        "'Question 3', 'Question X'), 'UTF8') WHERE sequence = 3"
+    )
     assert problem().sequence == 3
     assert "payload does not match its stored leaf hash" in str(problem())
 

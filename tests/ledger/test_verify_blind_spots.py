@@ -36,16 +36,51 @@ def test_every_kind_of_evidence_with_unicode_and_no_documents_verifies(evidence:
 def test_forged_rows_of_every_evidence_table_are_named_in_one_run(evidence: Evidence):
     now = timezone.now()
     run = forged_run(evidence, evidence.bare.job)
-    submission = insert("audit_app_submission", case_id=evidence.submission.case_id, submitted_by_id=evidence.user.pk,
-                        submitted_by_name="zoë", submitted_at=now, domain="legal", question="Forged?",
-                        template_id="t", settings={}, question_sha256=ZEROS, record_sha256=ZEROS, case_reference="C-ß1",
-                        case_title="", team_name="Équipe 東京")  # fmt: skip
-    document = insert("audit_app_document", submission_id=evidence.submission.pk, position=7, name="x.txt",
-                      content_type="text/plain", size=1, sha256=ZEROS, original=b"x", text="x")  # fmt: skip
-    resume = insert("audit_app_killswitchevent", action="resume", actor_id=evidence.user.pk, actor_name="zoë",
-                    reason="", at=now.replace(year=2099), record_sha256=ZEROS)  # fmt: skip
-    access = insert("audit_app_accessevent", action="view", actor_id=None, actor_name="x", subject="job:1", at=now,
-                    record_sha256=ZEROS)  # fmt: skip
+    submission = insert(
+        "audit_app_submission",
+        case_id=evidence.submission.case_id,
+        submitted_by_id=evidence.user.pk,
+        submitted_by_name="zoë",
+        submitted_at=now,
+        domain="legal",
+        question="Forged?",
+        template_id="t",
+        settings={},
+        question_sha256=ZEROS,
+        record_sha256=ZEROS,
+        case_reference="C-ß1",
+        case_title="",
+        team_name="Équipe 東京",
+    )
+    document = insert(
+        "audit_app_document",
+        submission_id=evidence.submission.pk,
+        position=7,
+        name="x.txt",
+        content_type="text/plain",
+        size=1,
+        sha256=ZEROS,
+        original=b"x",
+        text="x",
+    )
+    resume = insert(
+        "audit_app_killswitchevent",
+        action="resume",
+        actor_id=evidence.user.pk,
+        actor_name="zoë",
+        reason="",
+        at=now.replace(year=2099),
+        record_sha256=ZEROS,
+    )
+    access = insert(
+        "audit_app_accessevent",
+        action="view",
+        actor_id=None,
+        actor_name="x",
+        subject="job:1",
+        at=now,
+        record_sha256=ZEROS,
+    )
     report = verify()
     assert {
         ("audit_app_runrecord", str(run)),
@@ -58,12 +93,33 @@ def test_forged_rows_of_every_evidence_table_are_named_in_one_run(evidence: Evid
 
 
 def test_documents_of_a_forged_submission_are_named(evidence: Evidence):
-    submission = insert("audit_app_submission", case_id=evidence.submission.case_id, submitted_by_id=evidence.user.pk,
-                        submitted_by_name="zoë", submitted_at=timezone.now(), domain="legal", question="Forged?",
-                        template_id="t", settings={}, question_sha256=ZEROS, record_sha256=ZEROS, case_reference="C-ß1",
-                        case_title="", team_name="Équipe 東京")  # fmt: skip
-    document = insert("audit_app_document", submission_id=submission, position=0, name="x.txt",
-                      content_type="text/plain", size=1, sha256=ZEROS, original=b"x", text="x")  # fmt: skip
+    submission = insert(
+        "audit_app_submission",
+        case_id=evidence.submission.case_id,
+        submitted_by_id=evidence.user.pk,
+        submitted_by_name="zoë",
+        submitted_at=timezone.now(),
+        domain="legal",
+        question="Forged?",
+        template_id="t",
+        settings={},
+        question_sha256=ZEROS,
+        record_sha256=ZEROS,
+        case_reference="C-ß1",
+        case_title="",
+        team_name="Équipe 東京",
+    )
+    document = insert(
+        "audit_app_document",
+        submission_id=submission,
+        position=0,
+        name="x.txt",
+        content_type="text/plain",
+        size=1,
+        sha256=ZEROS,
+        original=b"x",
+        text="x",
+    )
     assert {("audit_app_submission", str(submission)), ("audit_app_document", str(document))} <= named(verify())
 
 
@@ -94,27 +150,48 @@ def test_an_edited_document_is_named(evidence: Evidence):
 
 
 def test_one_poisoned_entry_hides_nothing_after_it(evidence: Evidence):
-    superuser("audit_app_ledgerentry", "UPDATE audit_app_ledgerentry SET payload = convert_to("
-              "replace(convert_from(payload, 'UTF8'), 'Was ist', 'Wie ist'), 'UTF8') WHERE sequence = 0")  # fmt: skip
-    superuser("audit_app_accessevent", "UPDATE audit_app_accessevent SET actor_name = 'eve' WHERE id = %s",
-              evidence.access.pk)  # fmt: skip
+    superuser(
+        "audit_app_ledgerentry",
+        "UPDATE audit_app_ledgerentry SET payload = convert_to("
+        "replace(convert_from(payload, 'UTF8'), 'Was ist', 'Wie ist'), 'UTF8') WHERE sequence = 0",
+    )
+    superuser(
+        "audit_app_accessevent", "UPDATE audit_app_accessevent SET actor_name = 'eve' WHERE id = %s", evidence.access.pk
+    )
     report = verify()
-    assert named(report) == {("audit_app_ledgerentry", "0"), ("audit_app_submission", str(evidence.submission.pk)),
-                             ("audit_app_accessevent", str(evidence.access.pk))}  # fmt: skip
+    assert named(report) == {
+        ("audit_app_ledgerentry", "0"),
+        ("audit_app_submission", str(evidence.submission.pk)),
+        ("audit_app_accessevent", str(evidence.access.pk)),
+    }
     assert "differs from what was ledgered in actor_name" in str(report.problems[-1])
 
 
 def test_an_entry_repointed_at_another_row_is_named(evidence: Evidence):
-    superuser("audit_app_ledgerentry", "UPDATE audit_app_ledgerentry SET subject = %s WHERE subject = %s",
-              f"access:{evidence.access.pk + 1000}", f"access:{evidence.access.pk}")  # fmt: skip
+    superuser(
+        "audit_app_ledgerentry",
+        "UPDATE audit_app_ledgerentry SET subject = %s WHERE subject = %s",
+        f"access:{evidence.access.pk + 1000}",
+        f"access:{evidence.access.pk}",
+    )
     report = verify()
     assert ("audit_app_accessevent", str(evidence.access.pk)) in named(report)
     assert any(p.table == "audit_app_ledgerentry" and "subject" in p.message for p in report.problems)
 
 
 def test_problems_beyond_the_cap_are_counted(evidence: Evidence):
-    ids = [insert("audit_app_accessevent", action="view", actor_id=None, actor_name="x", subject="job:1",
-                  at=timezone.now(), record_sha256=ZEROS) for _ in range(5)]  # fmt: skip
+    ids = [
+        insert(
+            "audit_app_accessevent",
+            action="view",
+            actor_id=None,
+            actor_name="x",
+            subject="job:1",
+            at=timezone.now(),
+            record_sha256=ZEROS,
+        )
+        for _ in range(5)
+    ]
     report = verify(max_problems=2)
     assert (len(report.problems), report.problem_count) == (2, 5)
     assert named(report) == {("audit_app_accessevent", str(ids[0])), ("audit_app_accessevent", str(ids[1]))}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from audit_app.ledger.checkpoints import sign_now
+from audit_app.ledger.signer import sign_now
 from audit_app.models import Checkpoint
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 from tests.ledger.insider import named, superuser, verify
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +49,13 @@ def test_no_entries_and_no_checkpoints_verify():
 def test_a_forged_checkpoint_of_the_empty_log_is_named():
     checkpoint = sign_now()
     assert checkpoint is not None
-    superuser("audit_app_checkpoint", "UPDATE audit_app_checkpoint SET note = replace(note, %s, %s) WHERE id = %s",
-              "\n0\n", "\n1\n", checkpoint.pk)  # fmt: skip
+    superuser(
+        "audit_app_checkpoint",
+        "UPDATE audit_app_checkpoint SET note = replace(note, %s, %s) WHERE id = %s",
+        "\n0\n",
+        "\n1\n",
+        checkpoint.pk,
+    )
     assert named(verify()) == {("audit_app_checkpoint", str(checkpoint.pk))}
 
 

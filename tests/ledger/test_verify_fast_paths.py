@@ -32,13 +32,17 @@ from tests.ledger.insider import named, superuser, verify
 
 SAFE = 2**53 - 1
 keys = st.text(st.characters(codec="ascii"), max_size=8)
-scalars = (st.none() | st.booleans() | st.integers(-SAFE, SAFE) | st.text()
-           | st.floats(allow_nan=False, allow_infinity=False))  # fmt: skip
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
-                      max_leaves=20)  # fmt: skip
-no_floats = st.recursive(scalars.filter(lambda v: not isinstance(v, float)),
-                         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
-                         max_leaves=20)  # fmt: skip
+scalars = (
+    st.none() | st.booleans() | st.integers(-SAFE, SAFE) | st.text() | st.floats(allow_nan=False, allow_infinity=False)
+)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=20
+)
+no_floats = st.recursive(
+    scalars.filter(lambda v: not isinstance(v, float)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=20,
+)
 
 
 def _lone_surrogate(value: object) -> bool:
@@ -173,10 +177,16 @@ def test_the_services_evidence_takes_every_shortcut_and_verifies():
 def test_an_edited_token_list_or_text_is_named_after_the_bytes_differ():
     evidence = make_evidence()
     run_id = evidence.run.pk
-    superuser("audit_app_runrecord", "UPDATE audit_app_runrecord SET output_token_ids = '[1, 2, 3]', "
-              "prompt_token_ids = '[4]' WHERE id = %s", run_id)  # fmt: skip
-    superuser("audit_app_submission", "UPDATE audit_app_submission SET question = question || ' ' WHERE id = %s",
-              evidence.bare.pk)  # fmt: skip
+    superuser(
+        "audit_app_runrecord",
+        "UPDATE audit_app_runrecord SET output_token_ids = '[1, 2, 3]', prompt_token_ids = '[4]' WHERE id = %s",
+        run_id,
+    )
+    superuser(
+        "audit_app_submission",
+        "UPDATE audit_app_submission SET question = question || ' ' WHERE id = %s",
+        evidence.bare.pk,
+    )
     report = verify()
     messages: dict[tuple[str, str | None], str] = {}
     for p in report.problems:

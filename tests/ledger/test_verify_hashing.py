@@ -12,8 +12,13 @@ from audit_app.ledger.canonical import canonical_json, record_hash
 from audit_app.ledger.derived import token_ids_sha256
 from audit_app.ledger.verify.records import record_sha256_matches
 
-RECORD = {"model": "audit_app.runrecord", "answer": "Ja — 東京 🙂\n\"q\"", "timings": {"decode_s": 1.0, "x": 1e-7},
-          "settings": {"temperature": 0.7}, "prompt_token_ids": [1, 2, 3]}  # fmt: skip
+RECORD = {
+    "model": "audit_app.runrecord",
+    "answer": 'Ja — 東京 🙂\n"q"',
+    "timings": {"decode_s": 1.0, "x": 1e-7},
+    "settings": {"temperature": 0.7},
+    "prompt_token_ids": [1, 2, 3],
+}
 
 
 def payload_of(record: dict[str, object]) -> bytes:

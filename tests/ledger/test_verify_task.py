@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audit_app.ledger.checkpoints import sign_now
+from audit_app.ledger.signer import sign_now
 from audit_app.models import EvidenceImmutableError, LedgerEntry, LedgerVerification, VerificationRun
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 from audit_app.services.verification import run_verification
 from tests.ledger.evidence import person
 from tests.ledger.insider import insert, named, verify
@@ -68,9 +68,19 @@ def test_verify_now_runs_in_a_worker_and_the_page_follows_its_progress(control_w
 @pytest.mark.django_db
 def test_a_forged_passed_history_row_is_shown_unverified_and_reported():
     client = auditor_client()
-    forged = insert("audit_app_ledgerverification", requested_by_name="audrey", at=timezone.now(), ok=True,
-                    entries=1, checkpoints=0, root="", problem_count=0, problems=[],
-                    message="Ledger verified: 1 entries", record_sha256="0" * 64)  # fmt: skip
+    forged = insert(
+        "audit_app_ledgerverification",
+        requested_by_name="audrey",
+        at=timezone.now(),
+        ok=True,
+        entries=1,
+        checkpoints=0,
+        root="",
+        problem_count=0,
+        problems=[],
+        message="Ledger verified: 1 entries",
+        record_sha256="0" * 64,
+    )
     page = client.get(reverse("ledger")).content.decode()
     assert f'data-verification="{forged}"' in page
     assert "UNVERIFIED: not in the ledger" in page

@@ -23,8 +23,13 @@ def flate_bomb(inflated_mib: int = 100) -> bytes:
     """One page whose ~100 KB content stream inflates to ``inflated_mib`` MiB (pypdf's own limit is 75 MB)."""
     writer = PdfWriter()
     page = writer.add_blank_page(width=300, height=300)
-    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-                             NameObject("/BaseFont"): NameObject("/Helvetica")})  # fmt: skip
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
     page[NameObject("/Resources")] = DictionaryObject(
         {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
     )

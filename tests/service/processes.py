@@ -50,9 +50,14 @@ def start_documented(part: str, log: Path, *extra: str, env: dict[str, str] | No
     command = [word for word in words if word.split("=", 1)[0] not in assignments]
     assert command[0] == "celery", f"{part}: only Celery parts are started by tests"
     handle = log.open("ab")
-    return subprocess.Popen([sys.executable, "-m", *command, *extra], cwd=log.parent,
-                            env=_environment(assignments | (env or {})), stdout=handle, stderr=handle,
-                            start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", *command, *extra],
+        cwd=log.parent,
+        env=_environment(assignments | (env or {})),
+        stdout=handle,
+        stderr=handle,
+        start_new_session=True,
+    )
 
 
 def start_celery(part: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

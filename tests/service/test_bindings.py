@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from audit_app.ledger.bindings import check_bindings
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Job, Team
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
@@ -31,8 +31,15 @@ def engine() -> Engine:
 
 def finished_job(user: User, team: Team, reference: str = "C-1", question: str = "Q?", title: str = "") -> Job:
     """A job that went through submit_job, claim_job and record_run like a worker's."""
-    job = submit_job(user, team, reference, "legal", question, case_title=title,
-                     generation=GenerationSettings(thinking_budget=8, answer_budget=8))  # fmt: skip
+    job = submit_job(
+        user,
+        team,
+        reference,
+        "legal",
+        question,
+        case_title=title,
+        generation=GenerationSettings(thinking_budget=8, answer_budget=8),
+    )
     token = uuid.uuid4()
     claimed = claim_job(job.pk, token)
     assert claimed is not None
@@ -126,8 +133,10 @@ def test_run_records_the_hash_of_the_submission_it_answers(analyst: User, team: 
     assert job.run.submission_record_sha256 == job.submission.record_sha256
     submission = job.submission
     assert (submission.case_reference, submission.case_title, submission.team_name) == (
-        "C-7", "Smith v Jones", "Litigation",
-    )  # fmt: skip
+        "C-7",
+        "Smith v Jones",
+        "Litigation",
+    )
 
 
 def test_migration_0008_refuses_a_database_that_already_holds_evidence(analyst: User, team: Team):

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.django_db
 
 def forge_resume(operator: User, at: datetime.datetime) -> None:
     """What the app role's INSERT grant allows: an event row with no ledger entry."""
-    as_app_role("INSERT INTO audit_app_killswitchevent (action, actor_id, actor_name, reason, at, record_sha256) "
-                "VALUES ('resume', %s, 'mallory', 'forged resume', %s, %s)", operator.pk, at, "0" * 64)  # fmt: skip
+    as_app_role(
+        "INSERT INTO audit_app_killswitchevent (action, actor_id, actor_name, reason, at, record_sha256) "
+        "VALUES ('resume', %s, 'mallory', 'forged resume', %s, %s)",
+        operator.pk,
+        at,
+        "0" * 64,
+    )
 
 
 def assert_submission_refused(analyst: User, team: Team) -> None:

@@ -1,17 +1,15 @@
 """A person's path through the product, in Debian's Chromium driven by Playwright: log in, submit,
-watch the job finish, read thinking and answer. Saves a screenshot to docs/img/job-page.png."""
+watch the job finish, read thinking and answer. Saves the job page as a screenshot (``screenshots.save_screenshot``)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 
 from audit_app.models import Job, RunRecord
+from tests.service.screenshots import save_screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "job-page.png"
 
 
 def test_analyst_submits_in_the_browser_and_reads_the_finished_run(live_server, worker, browser, analyst: User):
@@ -24,8 +22,16 @@ def test_analyst_submits_in_the_browser_and_reads_the_finished_run(live_server, 
     page.select_option("#id_domain", "legal")
     page.fill("#id_case_reference", "LIT-2026-014")
     page.fill("#id_question", "Is a verbal agreement to extend the lease binding under clause 12?")
-    page.set_input_files("#id_documents", files=[{"name": "lease.txt", "mimeType": "text/plain",
-                         "buffer": b"Clause 12: Any extension must be agreed in writing."}])  # fmt: skip
+    page.set_input_files(
+        "#id_documents",
+        files=[
+            {
+                "name": "lease.txt",
+                "mimeType": "text/plain",
+                "buffer": b"Clause 12: Any extension must be agreed in writing.",
+            }
+        ],
+    )
     page.click("summary")  # open the generation settings
     page.fill("#id_thinking_budget", "120")
     page.fill("#id_answer_budget", "80")
@@ -37,4 +43,4 @@ def test_analyst_submits_in_the_browser_and_reads_the_finished_run(live_server, 
     assert page.locator("details .trace").inner_text().strip() == run.thinking.strip()
     assert page.get_by_text("This run came from a TEST MODEL").is_visible()
     assert page.locator(".label-ai").first.is_visible()
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert save_screenshot(page, "job-page").stat().st_size > 10_000

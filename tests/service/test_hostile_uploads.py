@@ -107,5 +107,10 @@ def test_pdf_extraction_stops_at_its_time_budget(analyst: User, team: Team, monk
     from tests.service.test_submission import pdf
 
     monkeypatch.setattr(pdf_text, "MAX_SECONDS", 0.0)  # every page is then past the budget
-    assert_refused("documents", "slow.pdf: reading its text took over 0.0 s", analyst, team,
-                   uploads=[Upload("slow.pdf", pdf("Hello"))])  # fmt: skip
+    assert_refused(
+        "documents",
+        "slow.pdf: reading its text took over 0.0 s",
+        analyst,
+        team,
+        uploads=[Upload("slow.pdf", pdf("Hello"))],
+    )

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from audit_app.ledger.canonical import record_hash
-from audit_app.ledger.checkpoints import public_verifier_key
 from audit_app.ledger.records import evidence_hash, evidence_record
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Case, Job, Submission, Team
 from audit_app.services.errors import SubmissionError
@@ -26,8 +26,27 @@ from tests.service.test_web import post_form
 pytestmark = pytest.mark.django_db
 SETTINGS_FIELDS = {"temperature", "top_p", "seed", "thinking_budget", "answer_budget", "documents"}
 
-odd_numbers = st.sampled_from([1e16, 1e308, -1e308, 5e-324, -0.0, 2.0000000000000004, 2**53 - 1, 2**53, 2**63,
-                               -(2**63), 10**400, -1, 0, 1, math.nan, math.inf, -math.inf])  # fmt: skip
+odd_numbers = st.sampled_from(
+    [
+        1e16,
+        1e308,
+        -1e308,
+        5e-324,
+        -0.0,
+        2.0000000000000004,
+        2**53 - 1,
+        2**53,
+        2**63,
+        -(2**63),
+        10**400,
+        -1,
+        0,
+        1,
+        math.nan,
+        math.inf,
+        -math.inf,
+    ]
+)
 any_number = st.one_of(odd_numbers, st.floats(), st.integers())
 # Values inside the bounds, edges included, so that a good share of examples is stored and verified.
 valid = {
@@ -124,8 +143,15 @@ def test_json_is_hashed_as_jsonb_gives_it_back(analyst: User, team: Team):
     # jsonb turns keys into strings; the hash and the ledger entry must describe the row as stored.
     case = Case.objects.create(team=team, reference="C-1", domain="legal")
     values = {"temperature": 0.5, "extra": {1: 2.0}}
-    submission = Submission(case=case, submitted_by=analyst, submitted_by_name="alice", domain="legal",
-                            question="Q?", template_id="legal/v1", settings=values)  # fmt: skip
+    submission = Submission(
+        case=case,
+        submitted_by=analyst,
+        submitted_by_name="alice",
+        domain="legal",
+        question="Q?",
+        template_id="legal/v1",
+        settings=values,
+    )
     submission.record_sha256 = evidence_hash(submission)
     submission.save()
     stored = Submission.objects.get(pk=submission.pk)
@@ -135,7 +161,14 @@ def test_json_is_hashed_as_jsonb_gives_it_back(analyst: User, team: Team):
 
 def test_a_number_jsonb_would_respell_beyond_the_canonical_form_is_refused_before_insert(analyst: User, team: Team):
     case = Case.objects.create(team=team, reference="C-1", domain="legal")
-    submission = Submission(case=case, submitted_by=analyst, submitted_by_name="alice", domain="legal",
-                            question="Q?", template_id="legal/v1", settings={"temperature": 1e16})  # fmt: skip
+    submission = Submission(
+        case=case,
+        submitted_by=analyst,
+        submitted_by_name="alice",
+        domain="legal",
+        question="Q?",
+        template_id="legal/v1",
+        settings={"temperature": 1e16},
+    )
     with pytest.raises(ValueError, match="10000000000000000 exceeds safe integer domain"):  # jsonb's integer 10^16
         evidence_hash(submission)

@@ -67,8 +67,11 @@ def test_documented_deployment_recovers_a_killed_workers_job_and_signs_checkpoin
         stop(first, signal.SIGKILL)  # the whole worker: its message stays unacknowledged in Redis
         parts.append(start_documented("inference", tmp_path / "second.log"))
         wait_for(lambda: status(job) == Job.SUCCEEDED, timeout=120, what="the lost job to finish on a new worker")
-        size = wait_for(lambda: Checkpoint.objects.order_by("-size").values_list("size", flat=True).first(),
-                        timeout=30, what="beat's checkpoint, signed on the control worker")  # fmt: skip
+        size = wait_for(
+            lambda: Checkpoint.objects.order_by("-size").values_list("size", flat=True).first(),
+            timeout=30,
+            what="beat's checkpoint, signed on the control worker",
+        )
     finally:
         for process in parts:
             stop(process)

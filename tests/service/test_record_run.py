@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.contrib.auth.models import User
 
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Job, RunRecord, Team
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
@@ -22,8 +22,9 @@ def test_nul_characters_are_stored_as_replacement_and_the_ledger_still_verifies(
     from django.conf import settings as django_settings
 
     engine = Engine.load(django_settings.GLASSBOX["MODEL_PATH"], quantization="bf16")
-    job = submit_job(analyst, team, "C-1", "legal", "Q?", generation=GenerationSettings(thinking_budget=8,
-                     answer_budget=8))  # fmt: skip
+    job = submit_job(
+        analyst, team, "C-1", "legal", "Q?", generation=GenerationSettings(thinking_budget=8, answer_budget=8)
+    )
     token = uuid.uuid4()
     claimed = claim_job(job.pk, token)
     assert claimed is not None

@@ -36,7 +36,12 @@ def test_secret_from_file_and_missing_secret(monkeypatch: pytest.MonkeyPatch, tm
 def test_database_url_is_parsed_or_refused():
     parsed = database_from_url("postgresql://app:p%40ss@db.internal:5433/glassbox")
     assert (parsed["USER"], parsed["PASSWORD"], parsed["HOST"], parsed["PORT"], parsed["NAME"]) == (
-        "app", "p@ss", "db.internal", "5433", "glassbox")  # fmt: skip
+        "app",
+        "p@ss",
+        "db.internal",
+        "5433",
+        "glassbox",
+    )
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must look like"):
         database_from_url("mysql://x/y")
 

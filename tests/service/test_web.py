@@ -17,8 +17,16 @@ from audit_app.services.submission import submit_job
 from tests.service.test_submission import pdf
 
 pytestmark = pytest.mark.django_db
-FORM = {"domain": "legal", "case_reference": "C-1", "question": "Is it binding?", "thinking_budget": 64,
-        "answer_budget": 64, "temperature": 0.7, "top_p": 0.95, "seed": 0}  # fmt: skip
+FORM = {
+    "domain": "legal",
+    "case_reference": "C-1",
+    "question": "Is it binding?",
+    "thinking_budget": 64,
+    "answer_budget": 64,
+    "temperature": 0.7,
+    "top_p": 0.95,
+    "seed": 0,
+}
 
 
 def client_for(user: User) -> Client:
@@ -101,14 +109,33 @@ def finished_job(analyst: User, team: Team, answer: str) -> Job:
     """A job with a chosen answer, stored and ledgered as record_run does (pages show only ledgered runs)."""
     job = submit_job(analyst, team, "C-1", "legal", "Q?")
     run = RunRecord(
-        job=job, submission_record_sha256=job.submission.record_sha256, prompt_text="p", prompt_token_ids=[1],
-        prompt_token_count=1, template_id="legal/v1", system_prompt_source="built-in",
-        system_prompt_sha256="0" * 64, settings={}, thinking="I think.", answer=answer,
-        thinking_blocks=["I think."], raw_output="", output_token_ids=[], finish_reason="eos",
-        thinking_end="model", forced_tokens=[], thinking_tokens=2, answer_tokens=3, generated_tokens=6,
-        timings={}, provenance={"model_id": "glassbox/tiny-magistral-test-model"}, is_test_model=True,
-        prompt_sha256="a" * 64, thinking_sha256="b" * 64, answer_sha256=sha256_hex(answer.encode()),
-    )  # fmt: skip
+        job=job,
+        submission_record_sha256=job.submission.record_sha256,
+        prompt_text="p",
+        prompt_token_ids=[1],
+        prompt_token_count=1,
+        template_id="legal/v1",
+        system_prompt_source="built-in",
+        system_prompt_sha256="0" * 64,
+        settings={},
+        thinking="I think.",
+        answer=answer,
+        thinking_blocks=["I think."],
+        raw_output="",
+        output_token_ids=[],
+        finish_reason="eos",
+        thinking_end="model",
+        forced_tokens=[],
+        thinking_tokens=2,
+        answer_tokens=3,
+        generated_tokens=6,
+        timings={},
+        provenance={"model_id": "glassbox/tiny-magistral-test-model"},
+        is_test_model=True,
+        prompt_sha256="a" * 64,
+        thinking_sha256="b" * 64,
+        answer_sha256=sha256_hex(answer.encode()),
+    )
     run.record_sha256 = evidence_hash(run)
     with transaction.atomic():
         run.save()
@@ -173,7 +200,7 @@ def test_auditors_read_every_teams_jobs_but_cannot_submit(analyst: User, team: T
 
 
 def test_auditor_ledger_page_shows_the_log_and_runs_a_verification(analyst: User, team: Team):
-    from audit_app.ledger.checkpoints import sign_now
+    from audit_app.ledger.signer import sign_now
     from audit_app.models import LedgerVerification, VerificationRun
     from audit_app.services.verification import run_verification
     from tests.service.conftest import make_user

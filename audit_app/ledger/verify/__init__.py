@@ -20,7 +20,7 @@ from audit_app.ledger.bindings import Inexact, check_bindings, ledgered_job_text
 from audit_app.ledger.head import check_head
 from audit_app.ledger.log import fetch_nodes
 from audit_app.ledger.problems import Problem
-from audit_app.ledger.verifier import VerificationError, leaf_hash, node_hash, verify_checkpoint, verify_consistency
+from audit_app.ledger.standalone import VerificationError, leaf_hash, node_hash, verify_checkpoint, verify_consistency
 from audit_app.ledger.verify.coverage import repeated_subjects, unledgered_rows
 from audit_app.ledger.verify.reader import CHUNK, Chunk, read_chunks
 from audit_app.ledger.verify.records import ENTRY_TABLE, Entry, check_chunk, decode_entry
@@ -136,8 +136,9 @@ class _Walk:
                 self._gap(sequence)
             leaf = leaf_hash(payload)
             if leaf != stored_leaf:
-                self.report.add(Problem(ENTRY_TABLE, str(sequence),
-                                        "its payload does not match its stored leaf hash.", sequence))  # fmt: skip
+                self.report.add(
+                    Problem(ENTRY_TABLE, str(sequence), "its payload does not match its stored leaf hash.", sequence)
+                )
             if len(stored_leaf) != 32:
                 self.exact = False
             self.frontier.push(stored_leaf if len(stored_leaf) == 32 else leaf)
@@ -152,8 +153,15 @@ class _Walk:
 
     def finish(self, total: int) -> None:
         while self.checkpoint is not None:  # entries were removed from the end
-            self.report.add(Problem(ENTRY_TABLE, str(total), f"is missing: checkpoint {self.checkpoint.pk} signs "
-                                    f"{self.checkpoint.size} entries, the log ends at {total}.", total))  # fmt: skip
+            self.report.add(
+                Problem(
+                    ENTRY_TABLE,
+                    str(total),
+                    f"is missing: checkpoint {self.checkpoint.pk} signs "
+                    f"{self.checkpoint.size} entries, the log ends at {total}.",
+                    total,
+                )
+            )
             self.checkpoint = next(self.pending, None)
         try:
             stored_root = merkle.root(total, fetch_nodes)
@@ -161,8 +169,9 @@ class _Walk:
             self.report.add(Problem(NODE_TABLE, None, f"a stored tree node is missing ({error})."))
         else:
             if stored_root != self.frontier.root():
-                self.report.add(Problem(NODE_TABLE, None, "the stored tree nodes do not give the root recomputed "
-                                        "from the entries."))  # fmt: skip
+                self.report.add(
+                    Problem(NODE_TABLE, None, "the stored tree nodes do not give the root recomputed from the entries.")
+                )
         for older, newer in itertools.pairwise(self.checkpoints):
             if newer.size > total:
                 continue  # already reported as missing entries
@@ -170,8 +179,13 @@ class _Walk:
                 proof = merkle.consistency_proof(older.size, newer.size, fetch_nodes)
                 verify_consistency(older.size, newer.size, proof, bytes(older.root), bytes(newer.root))
             except (VerificationError, LookupError) as error:
-                self.report.add(Problem(CHECKPOINT_TABLE, str(newer.pk), f"is not consistent with checkpoint "
-                                        f"{older.pk} (sizes {older.size} and {newer.size}): {error}"))  # fmt: skip
+                self.report.add(
+                    Problem(
+                        CHECKPOINT_TABLE,
+                        str(newer.pk),
+                        f"is not consistent with checkpoint {older.pk} (sizes {older.size} and {newer.size}): {error}",
+                    )
+                )
 
     def _decode(self, sequence: int, kind: str, subject: str, payload: bytes) -> Entry | None:
         try:
@@ -186,8 +200,9 @@ class _Walk:
             except Inexact:
                 self.jobs_exact = False
         if not isinstance(body, dict) or body.get("kind") != kind or body.get("subject") != subject:
-            self.report.add(Problem(ENTRY_TABLE, str(sequence),
-                                    "its kind or subject column differs from its payload.", sequence))  # fmt: skip
+            self.report.add(
+                Problem(ENTRY_TABLE, str(sequence), "its kind or subject column differs from its payload.", sequence)
+            )
             return None
         prefix, _, key = subject.partition(":")
         if prefix != kind or kind not in EVIDENCE:
@@ -222,5 +237,6 @@ class _Walk:
             self.report.add(Problem(CHECKPOINT_TABLE, str(checkpoint.pk), f"{where}: {error}"))
             return
         if size != checkpoint.size or signed_root != bytes(checkpoint.root) or signed_root != recomputed:
-            self.report.add(Problem(CHECKPOINT_TABLE, str(checkpoint.pk),
-                                    f"{where} signs a root the entries do not give."))  # fmt: skip
+            self.report.add(
+                Problem(CHECKPOINT_TABLE, str(checkpoint.pk), f"{where} signs a root the entries do not give.")
+            )

@@ -50,5 +50,6 @@ def repeated_subjects() -> Iterator[Problem]:
             if subject.partition(":")[0] not in EVIDENCE:
                 continue
             for sequence in sequences[1:]:
-                yield Problem(ENTRY_TABLE, str(sequence), f"ledgers {subject} again (first in entry {sequences[0]}).",
-                              sequence)  # fmt: skip
+                yield Problem(
+                    ENTRY_TABLE, str(sequence), f"ledgers {subject} again (first in entry {sequences[0]}).", sequence
+                )

@@ -28,8 +28,15 @@ class Entry:
 
     __slots__ = ("body", "key", "kind", "payload", "record_bytes", "sequence")
 
-    def __init__(self, sequence: int, kind: str, key: int, payload: bytes, body: dict[str, Any],
-                 record_bytes: bytes | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sequence: int,
+        kind: str,
+        key: int,
+        payload: bytes,
+        body: dict[str, Any],
+        record_bytes: bytes | None = None,
+    ) -> None:
         self.sequence, self.kind, self.key, self.payload, self.body = sequence, kind, key, payload, body
         self.record_bytes = record_bytes
 
@@ -106,8 +113,9 @@ def _check_row(table: str, row: Row, entry: Entry) -> Iterator[Problem]:
     else:
         ledgered_hash = body.get("record_sha256")
         if not record_sha256_matches(entry.payload, ledgered, ledgered_hash):
-            yield Problem(ENTRY_TABLE, str(entry.sequence), "its record_sha256 is not the hash of its record.",
-                          entry.sequence)  # fmt: skip
+            yield Problem(
+                ENTRY_TABLE, str(entry.sequence), "its record_sha256 is not the hash of its record.", entry.sequence
+            )
         if row.stored.get("record_sha256") != ledgered_hash:
             yield Problem(table, str(row.pk), "record_sha256 is not the hash of the row's record.", entry.sequence)
     yield from _check_derived(table, row, entry)
@@ -119,8 +127,9 @@ def _check_hashes(table: str, row: Row, entry: Entry, record_bytes: bytes) -> It
     if hashlib.sha256(record_bytes).hexdigest() != ledgered_hash and (
         hashlib.sha256(canonical_json(row.record)).hexdigest() != ledgered_hash  # not the canonical bytes after all
     ):
-        yield Problem(ENTRY_TABLE, str(entry.sequence), "its record_sha256 is not the hash of its record.",
-                      entry.sequence)  # fmt: skip
+        yield Problem(
+            ENTRY_TABLE, str(entry.sequence), "its record_sha256 is not the hash of its record.", entry.sequence
+        )
     if row.stored.get("record_sha256") != ledgered_hash:
         yield Problem(table, str(row.pk), "record_sha256 is not the hash of the row's record.", entry.sequence)
     yield from _check_derived(table, row, entry)
@@ -142,8 +151,9 @@ def _check_documents(rows: list[Row], entry: Entry) -> Iterator[Problem]:
             message = f"is not document {position} of submission {entry.key} as ledgered."
             yield Problem(DOCUMENT_TABLE, str(row.pk), message, entry.sequence)
     for position in sorted(by_position, key=str):
-        yield Problem(DOCUMENT_TABLE, None, f"document {position} of submission {entry.key} is missing.",
-                      entry.sequence)  # fmt: skip
+        yield Problem(
+            DOCUMENT_TABLE, None, f"document {position} of submission {entry.key} is missing.", entry.sequence
+        )
 
 
 def _derived(row: Row) -> dict[str, str]:
@@ -154,7 +164,9 @@ def _derived(row: Row) -> dict[str, str]:
     if row.label == "audit_app.runrecord":
         ids = row.int_list("prompt_token_ids")
         if ids is not None:
-            return {"prompt_sha256": hashlib.sha256(ids).hexdigest(),
-                    "thinking_sha256": text_sha256(row.plain["thinking"]),
-                    "answer_sha256": text_sha256(row.plain["answer"])}  # fmt: skip
+            return {
+                "prompt_sha256": hashlib.sha256(ids).hexdigest(),
+                "thinking_sha256": text_sha256(row.plain["thinking"]),
+                "answer_sha256": text_sha256(row.plain["answer"]),
+            }
     return derived_hashes(row.label, row.content)

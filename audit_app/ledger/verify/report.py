@@ -29,8 +29,10 @@ class Report:
 
     def summary(self) -> str:
         rate = self.entries / self.seconds if self.seconds else 0.0
-        facts = (f"{self.entries} entries, {self.checkpoints} checkpoints, root {self.root.hex()}, "
-                 f"{self.seconds:.2f} s ({rate:,.0f} entries/s).")  # fmt: skip
+        facts = (
+            f"{self.entries} entries, {self.checkpoints} checkpoints, root {self.root.hex()}, "
+            f"{self.seconds:.2f} s ({rate:,.0f} entries/s)."
+        )
         if self.ok:
             return f"Ledger verified: {facts}"
         shown = "" if len(self.problems) == self.problem_count else f" (the first {len(self.problems)} listed)"

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit_app.ledger.bundles import build_bundle, bundle_bytes, find_entry
-from audit_app.ledger.checkpoints import SigningRefused
+from audit_app.ledger.signer import SigningRefused
 from audit_app.models import AccessEvent
-from audit_app.services.access import record_access
+from audit_app.services.access_events import record_access
 
 
 class Command(BaseCommand):

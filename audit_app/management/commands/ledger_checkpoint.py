@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit_app.ledger.checkpoints import SigningRefused, sign_now
+from audit_app.ledger.signer import SigningRefused, sign_now
 
 
 class Command(BaseCommand):

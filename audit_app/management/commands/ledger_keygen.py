@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit_app.ledger.checkpoint import generate_key_file, verifier_key
+from audit_app.ledger.signed_note import generate_key_file, verifier_key
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger.signer import public_verifier_key
 
 
 class Command(BaseCommand):

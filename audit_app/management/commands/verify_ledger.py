@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit_app.ledger.checkpoints import public_verifier_key
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 
 

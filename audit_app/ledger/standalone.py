@@ -2,7 +2,7 @@
 
 Needs only the Python standard library and ``cryptography``; copy this one file to verify offline:
 
-    python verifier.py bundle.json --key glassbox.vkey
+    python standalone.py bundle.json --key glassbox.vkey
 
 Exit 0: the record is in the log under a checkpoint signed by the trusted key. Exit 1: it is not,
 and one sentence says why.

@@ -17,9 +17,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from audit_app.ledger import merkle
-from audit_app.ledger.checkpoint import sign_checkpoint, verifier_key
 from audit_app.ledger.log import fetch_nodes, tree_size
-from audit_app.ledger.verifier import VerificationError, leaf_hash, verify_checkpoint
+from audit_app.ledger.signed_note import sign_checkpoint, verifier_key
+from audit_app.ledger.standalone import VerificationError, leaf_hash, verify_checkpoint
 from audit_app.models import Checkpoint, LedgerAlert, LedgerEntry
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit_app.ledger.verifier import ED25519_ALGORITHM, key_id
+from audit_app.ledger.standalone import ED25519_ALGORITHM, key_id
 
 
 def checkpoint_body(origin: str, size: int, root: bytes) -> str:

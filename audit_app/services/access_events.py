@@ -13,8 +13,9 @@ from audit_app.models import AccessEvent
 def record_access(actor: User | None, action: str, subject: str, actor_name: str = "") -> AccessEvent:
     """Ledger that ``actor`` (or ``actor_name`` for command-line use) viewed or exported ``subject``."""
     with transaction.atomic():
-        event = AccessEvent(action=action, actor=actor, subject=subject,
-                            actor_name=actor.get_username() if actor else actor_name)  # fmt: skip
+        event = AccessEvent(
+            action=action, actor=actor, subject=subject, actor_name=actor.get_username() if actor else actor_name
+        )
         event.record_sha256 = evidence_hash(event)
         event.save()
         ledger.record_evidence("access", event)

@@ -114,7 +114,7 @@ def machine_description(connection: Any) -> str:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
     return (
-        f"{model}, {os.cpu_count()} CPU cores (shared with other work while measured), {memory:.0f} GiB, "
+        f"{model}, {os.cpu_count()} CPU cores (load average {os.getloadavg()[0]:.1f} when measured), {memory:.0f} GiB, "
         f"PostgreSQL {version} on local disk (fsync on)"
     )
 

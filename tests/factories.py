@@ -75,6 +75,7 @@ class JobFactory(factory.Factory[Job]):
     case_reference = "C-1"
     domain = "legal"
     question = factory.Sequence(lambda n: f"Question {n}?")
+    case_title = ""
     uploads: Sequence[Upload] = ()
     generation = QUICK
 
@@ -88,6 +89,7 @@ class JobFactory(factory.Factory[Job]):
             kwargs["question"],
             uploads=kwargs["uploads"],
             generation=kwargs["generation"],
+            case_title=kwargs["case_title"],
         )
 
 

@@ -94,10 +94,12 @@ def test_a_checkpoint_signed_by_another_key_is_refused(tmp_path: Path):
         verify_checkpoint(note, verifier_key(other, "log"))
 
 
-def test_a_checkpoint_survives_the_json_of_a_bundle_unchanged(tmp_path: Path):
-    # Notes travel inside JSON bundles; the em dash of the signature line must come back byte for byte.
+def test_a_checkpoint_survives_the_json_of_a_bundle_and_still_verifies(tmp_path: Path):
+    # Notes travel inside bundles, encoded by canonical_json: the signature line's em dash must stay UTF-8
+    # (U+2014), and what a verifier reads back must be the signed note, not merely some JSON string.
     key = generate_key_file(tmp_path / "k")
     note = sign_checkpoint(key, "log", "log", 3, b"\x04" * 32)
-    carried = json.loads(json.dumps({"checkpoint": note}))["checkpoint"]
-    assert carried == note
+    encoded = canonical_json({"checkpoint": {"note": note}})
+    assert b"\\n\xe2\x80\x94 log " in encoded  # JSON's escaped newline, then the dash as UTF-8
+    carried = json.loads(encoded)["checkpoint"]["note"]
     assert verify_checkpoint(carried, verifier_key(key, "log")) == ("log", 3, b"\x04" * 32)

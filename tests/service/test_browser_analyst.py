@@ -94,4 +94,3 @@ def test_reviewer_path(live_server, browser: Browser, analyst: User, team: Team)
     page.goto(f"{live_server.url}/jobs/new/")  # typed by hand: refused on a styled page that says why
     expect(page.locator(".error-page")).to_contain_text("Only analysts who belong to a team can submit questions.")
     expect(page.locator("header .brand")).to_have_text("Glassbox")
-    save_screenshot(page, "role-reviewer-refused")

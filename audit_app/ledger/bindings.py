@@ -2,7 +2,8 @@
 
 Evidence reaches jobs and cases through surrogate ids in rows the application may edit. Each
 binding is therefore also held as content in a ledgered record: a run carries the record hash of
-the submission it answers, a submission its case reference, case title and team name, and a
+the submission it answers, a re-run the record hash of the submission it repeats, a submission its
+case reference, case title and team name, and a
 submission's ledger entry the id of its job. ``verify_ledger`` checks those records against their
 entries; this module checks the mutable rows against the records. Each check is one set-based query,
 so the cost stays a few table scans however many rows there are.
@@ -52,6 +53,15 @@ SELECT split_part(e.subject, ':', 2), e.job, j.id
   FROM e LEFT JOIN audit_app_job j ON e.subject = 'submission:' || j.submission_id
  WHERE j.id IS NULL OR e.job IS DISTINCT FROM j.id::text
  ORDER BY e.sequence
+"""
+
+# Re-runs whose link names no earlier submission: the hash was forged, or the submission it named is gone
+# or was edited (its record hash changed). Through the index on record_sha256, so one probe per re-run.
+RERUNS = """
+SELECT s.id, s.rerun_of_sha256 FROM audit_app_submission s
+ WHERE s.rerun_of_sha256 <> '' AND NOT EXISTS (
+       SELECT 1 FROM audit_app_submission b WHERE b.record_sha256 = s.rerun_of_sha256 AND b.id < s.id)
+ ORDER BY s.id
 """
 
 
@@ -142,4 +152,12 @@ def check_bindings(ledgered_jobs: Sequence[tuple[str, str | None]] | None = None
                 str(case_id),
                 f"is now {reference!r} of team {team!r}, but the ledgered submissions {named} name it "
                 f"{ledgered_reference!r} of team {ledgered_team!r}.",
+            )
+        cursor.execute(RERUNS)
+        for submission_id, rerun_of in cursor.fetchall():
+            yield Problem(
+                "audit_app_submission",
+                str(submission_id),
+                f"is recorded as a re-run of the submission with record hash {rerun_of}, which no earlier "
+                "submission has.",
             )

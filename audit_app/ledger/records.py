@@ -16,6 +16,9 @@ from django.db import connection, models
 from audit_app.ledger.canonical import record_hash, sha256_hex
 
 HASH_FIELDS = {"record_sha256", "question_sha256", "prompt_sha256", "thinking_sha256", "answer_sha256"}
+# Columns added after evidence was first ledgered: left out of the record while empty, so every record
+# ledgered before the column existed still equals its row (an empty value and an absent key mean the same).
+OMITTED_WHEN_EMPTY = {"rerun_of_sha256"}
 
 
 def _value(value: Any) -> Any:
@@ -36,7 +39,10 @@ def evidence_record(instance: models.Model) -> dict[str, Any]:
     record: dict[str, Any] = {"model": instance._meta.label_lower}
     for field in instance._meta.concrete_fields:
         if field.name not in HASH_FIELDS and not field.primary_key:
-            record[field.attname] = _value(getattr(instance, field.attname))
+            value = getattr(instance, field.attname)
+            if field.attname in OMITTED_WHEN_EMPTY and value == "":
+                continue
+            record[field.attname] = _value(value)
     return record
 
 

@@ -25,6 +25,10 @@ class Submission(WriteOnceModel):
     question = models.TextField()
     template_id = models.CharField(max_length=50)
     settings = models.JSONField()
+    # A re-run names the submission it repeats by that submission's record hash (content, not a mutable id);
+    # empty for a first run. It is part of the record, so an edited link no longer matches the ledger.
+    # The database default keeps inserts that predate the column (other tools, older code) valid.
+    rerun_of_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
     question_sha256 = models.CharField(max_length=64)
     record_sha256 = models.CharField(max_length=64)  # canonical JSON of everything above, documents included
 

@@ -46,8 +46,12 @@ def submit_job(
     uploads: Sequence[Upload] = (),
     generation: GenerationSettings | None = None,
     case_title: str = "",
+    rerun_of_sha256: str = "",
 ) -> Job:
-    """Store a new job for ``user``'s ``team`` and queue it; ``SubmissionError`` names the field at fault."""
+    """Store a new job for ``user``'s ``team`` and queue it; ``SubmissionError`` names the field at fault.
+
+    ``rerun_of_sha256`` is the record hash of the submission this one repeats (``services.rerun``).
+    """
     suspension = current_suspension()
     if suspension is not None:
         raise SubmissionError(
@@ -65,6 +69,8 @@ def submit_job(
     # another team is another case, so nothing here can tell a submitter which references other teams use.
     check_visible_name("case_reference", "The case reference", case_reference)
     check_visible_name("case_title", "The case title", case_title)
+    if rerun_of_sha256 and not Submission.objects.filter(record_sha256=rerun_of_sha256, case__team=team).exists():
+        raise SubmissionError("__all__", "A re-run must name a submission of this team by its record hash.")
     if len(uploads) > limits["MAX_DOCUMENTS"]:
         raise SubmissionError("documents", f"At most {limits['MAX_DOCUMENTS']} documents can go with one question.")
     max_chars = text_bound(generation, limits["CONTEXT_LIMIT"])
@@ -85,7 +91,7 @@ def submit_job(
     )
     template_id = _check_prompt(request)
     with transaction.atomic():
-        job = _store(user, team, case_reference, case_title, request, template_id, documents)
+        job = _store(user, team, case_reference, case_title, request, template_id, documents, rerun_of_sha256)
         transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
 
@@ -108,7 +114,7 @@ def text_bound(generation: GenerationSettings, context_limit: int) -> int:
     budget = generation.thinking_budget + generation.answer_budget
     if budget >= context_limit:
         raise SubmissionError(
-            "documents",
+            "answer_budget",  # shown beside the budgets, in the generation settings the analyst must change
             f"The thinking and answer budgets, {budget} tokens in all, leave no room for the prompt within the "
             f"context limit of {context_limit} tokens; lower the budgets.",
         )
@@ -132,6 +138,7 @@ def _store(
     request: ReasoningRequest,
     template_id: str,
     documents: list[ExtractedDocument],
+    rerun_of_sha256: str = "",
 ) -> Job:
     case, _ = Case.objects.get_or_create(
         team=team, reference=reference, defaults={"domain": request.domain, "title": title}
@@ -147,6 +154,7 @@ def _store(
         question=request.question,
         template_id=template_id,
         settings=request.settings.to_dict(),
+        rerun_of_sha256=rerun_of_sha256,
         **derived.submission_hashes(request.question),
     )
     submission.record_sha256 = evidence_hash(submission)

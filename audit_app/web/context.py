@@ -12,8 +12,16 @@ from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, REVIEWER
 
 
 def service_status(request: HttpRequest) -> dict[str, Any]:
+    model = _service_model()
     if not request.user.is_authenticated:
-        return {}
+        # The login page warns too: whoever logs in should know before they do that the output is noise.
+        return {"service_model": {"id": model["id"], "is_test_model": model["is_test_model"], "error": ""}}
+    names = set(request.user.groups.values_list("name", flat=True))
+    roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if role in names]
+    return {"service_model": model, "suspension": current_suspension(), "roles": roles}
+
+
+def _service_model() -> dict[str, Any]:
     try:
         config = prompt_builder().files.config
         model = {
@@ -23,6 +31,4 @@ def service_status(request: HttpRequest) -> dict[str, Any]:
         }
     except InferenceError as error:
         model = {"id": "", "is_test_model": False, "error": str(error)}
-    names = set(request.user.groups.values_list("name", flat=True))
-    roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if role in names]
-    return {"service_model": model, "suspension": current_suspension(), "roles": roles}
+    return model

@@ -37,6 +37,9 @@ TEMPERATURE_RANGE = f"The temperature must be between 0 and {TEMPERATURE_MAX:g}.
 SEED_RANGE = f"The seed must be a whole number from 0 to {SEED_MAX} (2^53 - 1)."
 
 
+SETTINGS_FIELDS = ("thinking_budget", "answer_budget", "temperature", "top_p", "seed")
+
+
 class SubmitJobForm(forms.Form):
     """The submit form; numeric bounds are the engine's (``inference.limits``), so each shows beside its field."""
 
@@ -65,7 +68,16 @@ class SubmitJobForm(forms.Form):
             label = name.replace("_", " ")
             sentence = f"The {label} must be a whole number above 0, at most the context limit of {context_limit}."
             self.fields[name].validators.extend(_within(1, context_limit, sentence))
-            self.fields[name].widget.attrs.update(min="1", max=str(context_limit))
+            self.fields[name].widget.attrs.update(min="1", max=str(context_limit), step="1")
+        # The browser's own checks use the engine's bounds too (inference.limits, the one place they live).
+        self.fields["temperature"].widget.attrs.update(min="0", max=f"{TEMPERATURE_MAX:g}", step="any")
+        self.fields["top_p"].widget.attrs.update(min="0", max=f"{TOP_P_MAX:g}", step="any")
+        self.fields["seed"].widget.attrs.update(min="0", max=str(SEED_MAX), step="1")
+
+    @property
+    def settings_have_errors(self) -> bool:
+        """Whether the collapsed "Generation settings" must open to show an error."""
+        return any(name in self.errors for name in SETTINGS_FIELDS)
 
 
 class SuspendForm(forms.Form):

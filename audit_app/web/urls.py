@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/live/", views.job_live, name="job-live"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<int:pk>/rerun/", views.job_rerun, name="job-rerun"),
     path("operator/kill-switch/", operator.kill_switch, name="kill-switch"),
     path("auditor/ledger/", auditor.ledger_status, name="ledger"),
     path("auditor/ledger/runs/<int:pk>/", auditor.verification_progress, name="verification-progress"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings as django_settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -16,6 +19,7 @@ from audit_app.services.errors import SubmissionError
 from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
+from audit_app.services.rerun import rerun_job, rerun_links
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.forms import SubmitJobForm
 from audit_app.web.permissions import submitting_team, visible_jobs
@@ -65,6 +69,8 @@ def submit(request: HttpRequest) -> HttpResponse:
     if team is None:
         raise PermissionDenied("Only analysts who belong to a team can submit questions.")
     form = SubmitJobForm(request.POST or None, request.FILES or None)
+    # A browser never sends files back with a re-shown form: after any error the page says so, loudly.
+    dropped = [f.name or "" for f in request.FILES.getlist("documents")]
     for refusal in upload_refusals(request):  # files refused while the request was read
         form.add_error("documents", refusal)
     if request.method == "POST" and form.is_valid():
@@ -93,21 +99,41 @@ def submit(request: HttpRequest) -> HttpResponse:
             form.add_error(field, str(error))
         else:
             return redirect("job-detail", pk=job.pk)
-    return render(request, "jobs/submit.html", {"form": form, "team": team, "suspension": current_suspension()})
+    context = {"form": form, "team": team, "suspension": current_suspension(), "dropped": dropped}
+    return render(request, "jobs/submit.html", context)
 
 
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(visible_jobs(_user(request)).select_related("submission", "run"), pk=pk)
     record_access(_user(request), AccessEvent.VIEW, f"job:{job.pk}")
-    return render(request, "jobs/detail.html", {"job": job, "evidence": job_evidence(job)})
+    evidence = job_evidence(job)
+    record = evidence.submission or {}
+    previous, reruns = rerun_links(
+        record.get("rerun_of_sha256", ""), evidence.submission_hashes.get("record", ""), visible_jobs(_user(request))
+    )
+    can_submit = submitting_team(_user(request)) == job.submission.case.team
+    # What the model read, hashed here so the reader can compare it with the prompt's text.
+    documents = [
+        {**d, "text_sha256": hashlib.sha256(str(d.get("text", "")).encode()).hexdigest()} for d in evidence.documents
+    ]
+    context = {
+        "job": job,
+        "evidence": evidence,
+        "documents": documents,
+        "previous": previous,
+        "reruns": reruns,
+        "can_submit": can_submit,
+        "context_limit": f"{django_settings.GLASSBOX['CONTEXT_LIMIT']:,}",
+    }
+    return render(request, "jobs/detail.html", context)
 
 
 @login_required
 def job_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The polled fragment; once the job is finished the page reloads to show the stored record."""
     job = get_object_or_404(visible_jobs(_user(request)), pk=pk)
-    response = render(request, "jobs/_live.html", {"job": job})
+    response = render(request, "jobs/_live.html", {"job": job, "oob": True})
     if job.is_finished:
         response["HX-Refresh"] = "true"
     return response
@@ -119,6 +145,19 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     job = get_object_or_404(visible_jobs(user), pk=pk)
     if submitting_team(user) is None:
-        raise PermissionDenied("Only analysts can cancel jobs.")
+        raise PermissionDenied("Only analysts can cancel jobs; your role lets you read this job, not change it.")
     cancel_job(job)
     return redirect("job-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run a finished job again as a new job with the same recorded inputs, linked to it."""
+    user = _user(request)
+    job = get_object_or_404(visible_jobs(user).select_related("submission__case"), pk=pk)
+    try:
+        new = rerun_job(user, submitting_team(user), job)
+    except SubmissionError as error:
+        return render(request, "400.html", {"reason": str(error)}, status=400)
+    return redirect("job-detail", pk=new.pk)

@@ -40,7 +40,7 @@ def test_analyst_submits_in_the_browser_and_reads_the_finished_run(live_server, 
     page.click("summary:has-text('Thinking')")
     run = RunRecord.objects.get(job=Job.objects.get())
     assert page.locator(".answer").inner_text().strip()
-    assert page.locator("details .trace").inner_text().strip() == run.thinking.strip()
+    assert page.locator("section details .trace").inner_text().strip() == run.thinking.strip()
     assert page.get_by_text("This run came from a TEST MODEL").is_visible()
     assert page.locator(".label-ai").first.is_visible()
     assert save_screenshot(page, "job-page").stat().st_size > 10_000

@@ -82,7 +82,7 @@ def test_stores_submission_documents_and_queued_job(analyst: User, team: Team):
         ({"uploads": [Upload("bad.pdf", b"%PDF-1.4 garbage")]}, "documents", "bad.pdf is not a readable PDF"),
         (
             {"uploads": [Upload("long.txt", b"word " * 150)], "generation": GenerationSettings(thinking_budget=39_000)},
-            "documents",
+            "answer_budget",  # shown beside the budgets the analyst must lower
             "the context limit of 40000 tokens",
         ),
         ({"generation": GenerationSettings(temperature=-1)}, "temperature", "The temperature must be between 0 and 2"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection, models
 
-from audit_app.ledger.records import HASH_FIELDS, _value
+from audit_app.ledger.records import HASH_FIELDS, OMITTED_WHEN_EMPTY, _value
 from audit_app.ledger.verify.fastjson import compact
 from audit_app.models import AccessEvent, Document, KillSwitchEvent, LedgerVerification, RunRecord, Submission
 
@@ -91,7 +91,9 @@ class Row:
         """What ``evidence_record`` gives for this row."""
         if self._record is None:
             content = self.content
-            self._record = {"model": self._spec.label} | {name: content[name] for name in self._spec.record_names}
+            self._record = {"model": self._spec.label} | {
+                name: content[name] for name in self._spec.record_names if not _omitted(name, content[name])
+            }
         return self._record
 
     @property
@@ -113,7 +115,9 @@ class Row:
         record: dict[str, Any] = {"model": self._spec.label}
         for name in self._spec.record_names:
             if name in self.plain:
-                record[name] = self.plain[name]
+                value = self.plain[name]
+                if name not in OMITTED_WHEN_EMPTY or value != "":  # as _omitted, inline: this loop is hot
+                    record[name] = value
             elif name in self._ints:
                 record[name] = f"\0{name}"
             else:
@@ -143,6 +147,11 @@ class _Spec:
     label: str
     columns: list[_Column]
     record_names: list[str]  # the record's columns, in the model's order (the slow path's dict order)
+
+
+def _omitted(name: str, value: Any) -> bool:
+    """As ``evidence_record``: a column added later is not in the record while it is empty."""
+    return name in OMITTED_WHEN_EMPTY and value == ""
 
 
 def _json(value: Any) -> Any:

@@ -93,7 +93,15 @@ class AccessLine:
     action: str
     actor: str
     subject: str
-    at: datetime | str
+    at: datetime
+
+
+def _when(value: Any, fallback: datetime) -> datetime:
+    """The access event's own time as its entry records it, else the entry's time."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return fallback
 
 
 def access_history(subjects: list[str]) -> list[AccessLine]:
@@ -111,7 +119,7 @@ def access_history(subjects: list[str]) -> list[AccessLine]:
                 str(record.get("action", "?")),
                 str(record.get("actor_name", "?")),
                 str(record.get("subject", "?")),
-                str(record.get("at", entry.recorded_at.isoformat())),
+                _when(record.get("at"), entry.recorded_at),
             )
         )
     for event in events.order_by("pk"):

@@ -7,19 +7,44 @@ export that fails to build (no signing key, a log the signer refuses) leaves no 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from audit_app.ledger.bundles import build_bundle, bundle_bytes, job_entries, job_of, subject_entries
+from audit_app.ledger.signer import SigningRefused
 from audit_app.models import AccessEvent, Job, LedgerEntry
 from audit_app.services.access_events import record_access
 
 
+class ExportRefused(Exception):
+    """No bundle was exported and nothing was recorded; the message says why in one sentence.
+
+    ``exit_code``: 2 for a configuration the operator must fix (no signing key), 1 for a log the signer
+    will not sign (``verify_ledger`` names why).
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _export(subject: str, entries: Callable[[], list[LedgerEntry]], actor: User | None, actor_name: str) -> bytes:
+    try:
+        with transaction.atomic():
+            record_access(actor, AccessEvent.EXPORT, subject, actor_name=actor_name)
+            return bundle_bytes(build_bundle(subject, entries()))
+    except ImproperlyConfigured as error:
+        raise ExportRefused(f"No bundle exported: {error}", 2) from None
+    except SigningRefused as error:
+        raise ExportRefused(f"No bundle exported: {error}", 1) from None
+
+
 def export_job(job: Job, actor: User | None, actor_name: str = "") -> bytes:
     """The canonical bytes of ``job``'s bundle; the export is recorded as an access to ``job:<id>``."""
-    with transaction.atomic():
-        record_access(actor, AccessEvent.EXPORT, f"job:{job.pk}", actor_name=actor_name)
-        return bundle_bytes(build_bundle(f"job:{job.pk}", job_entries(job)))
+    return _export(f"job:{job.pk}", lambda: job_entries(job), actor, actor_name)
 
 
 def export_entry(entry: LedgerEntry, actor: User | None, actor_name: str = "") -> bytes:
@@ -27,6 +52,4 @@ def export_entry(entry: LedgerEntry, actor: User | None, actor_name: str = "") -
     job = job_of(entry)
     if job is not None:
         return export_job(job, actor, actor_name)
-    with transaction.atomic():
-        record_access(actor, AccessEvent.EXPORT, entry.subject, actor_name=actor_name)
-        return bundle_bytes(build_bundle(entry.subject, subject_entries(entry.subject)))
+    return _export(entry.subject, lambda: subject_entries(entry.subject), actor, actor_name)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from audit_app.env import env_float
 from audit_app.models import WorkerStatus
 from inference import Engine
 
@@ -31,8 +31,8 @@ PRUNE_AFTER = timedelta(days=1)
 
 
 def heartbeat_seconds() -> float:
-    """``GLASSBOX_WORKER_HEARTBEAT_SECONDS`` (default 15), read when a worker starts."""
-    return max(0.2, env_float("GLASSBOX_WORKER_HEARTBEAT_SECONDS", 15.0))
+    """``GLASSBOX_WORKER_HEARTBEAT_SECONDS`` (default 15), at least 0.2 s so that a zero cannot spin the thread."""
+    return max(0.2, settings.GLASSBOX["WORKER_HEARTBEAT_SECONDS"])
 
 
 def model_facts(engine: Engine | None, error: Exception | None) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
@@ -21,9 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from audit_app.ledger.log import tree_size
-from audit_app.ledger.signer import SigningRefused, public_verifier_key
+from audit_app.ledger.signer import public_verifier_key
 from audit_app.models import Checkpoint, Job, LedgerEntry, LedgerVerification, VerificationRun
-from audit_app.services.exports import export_job
+from audit_app.services.exports import ExportRefused, export_job
 from audit_app.services.ledger_browser import KINDS, access_history, describe, entries, record_subjects
 from audit_app.services.verification import request_verification
 from audit_app.web.permissions import AUDITOR, require_role
@@ -108,10 +107,8 @@ def job_bundle(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=pk)
     try:
         data = export_job(job, user)
-    except ImproperlyConfigured as error:  # no signing key: nothing exported, nothing recorded
-        return HttpResponse(f"No bundle exported: {error}", status=503, content_type="text/plain; charset=utf-8")
-    except SigningRefused as error:
-        return HttpResponse(f"No bundle exported: {error}", status=503, content_type="text/plain; charset=utf-8")
+    except ExportRefused as error:  # no signing key, or a log the signer refuses: nothing exported or recorded
+        return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(data, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="glassbox-job-{job.pk}-bundle.json"'
     return response

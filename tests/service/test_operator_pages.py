@@ -70,8 +70,8 @@ def test_other_roles_are_refused_with_a_sentence(analyst, name):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_path: Path, operator, monkeypatch):
-    monkeypatch.setenv("GLASSBOX_WORKER_HEARTBEAT_SECONDS", "0.5")  # the page's stale mark: 3 beats
+def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_path: Path, operator, settings):
+    settings.GLASSBOX = settings.GLASSBOX | {"WORKER_HEARTBEAT_SECONDS": 0.5}  # the page's stale mark: 3 beats
     process = start_celery("inference", tmp_path / "w.log", env={"GLASSBOX_WORKER_HEARTBEAT_SECONDS": "0.5"})
     try:
         row = wait_for(lambda: WorkerStatus.objects.first(), timeout=90, what="the worker's status row")

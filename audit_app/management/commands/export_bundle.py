@@ -4,13 +4,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from audit_app.ledger.bundles import find_entry
-from audit_app.ledger.signer import SigningRefused
 from audit_app.models import Job
-from audit_app.services.exports import export_entry, export_job
+from audit_app.services.exports import ExportRefused, export_entry, export_job
 
 
 class Command(BaseCommand):
@@ -38,10 +36,8 @@ class Command(BaseCommand):
                 data = export_entry(find_entry(reference), None, by)
         except LookupError as error:
             raise CommandError(str(error), returncode=2) from None
-        except ImproperlyConfigured as error:  # no signing key: say so, and keep no export event
-            raise CommandError(str(error), returncode=2) from None
-        except SigningRefused as error:  # the log is inconsistent: no bundle under a checkpoint we will not sign
-            raise CommandError(f"No bundle exported: {error}", returncode=1) from None
+        except ExportRefused as error:  # no signing key (2), or a log the signer refuses (1); nothing recorded
+            raise CommandError(str(error), returncode=error.exit_code) from None
         if options["out"]:
             options["out"].write_bytes(data)
         else:

@@ -98,3 +98,18 @@ def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_pat
         timeout=10,
         what="the stopped worker marked stale",
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_model_did_not_load_says_why(tmp_path: Path, operator):
+    process = start_celery("inference", tmp_path / "w.log", env={"MAGISTRAL_MODEL_PATH": str(tmp_path / "missing")})
+    try:
+        row = wait_for(lambda: WorkerStatus.objects.first(), timeout=60, what="the worker's status row")
+        assert isinstance(row, WorkerStatus)
+        assert str(tmp_path / "missing") in row.load_error
+        assert row.model_id == ""
+        html = client_for(operator).get(reverse("operator-workers")).content.decode()
+        assert "model not loaded" in html
+        assert str(tmp_path / "missing") in html
+    finally:
+        stop(process)

@@ -10,16 +10,18 @@ evidence; rows silent for a day are pruned by the next heartbeat of any worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import Error, connection
 from django.utils import timezone
 
 from audit_app.models import WorkerStatus
@@ -65,17 +67,17 @@ def beat(hostname: str, pid: int, queues: list[str], facts: dict[str, Any], star
 def start_heartbeat(engine: Engine | None, error: Exception | None, queues: list[str]) -> threading.Thread:
     """Report this process once now (the model has loaded, or failed to) and then every interval."""
     hostname, pid, started_at = socket.gethostname(), os.getpid(), timezone.now()
-    facts, interval, stop = model_facts(engine, error), heartbeat_seconds(), threading.Event()
+    facts, interval = model_facts(engine, error), heartbeat_seconds()
 
-    def loop() -> None:
+    def loop() -> None:  # until the process ends (a daemon thread)
         while True:
             try:
                 beat(hostname, pid, queues, facts, started_at)
-            except DatabaseError:
+            except Error:  # any database error (a closed connection is an InterfaceError, not a DatabaseError)
                 logger.warning("Worker heartbeat not written; retrying in %s s", interval, exc_info=True)
-                connection.close()  # a broken connection is reopened on the next beat
-            if stop.wait(interval):
-                return
+                with contextlib.suppress(Error):
+                    connection.close()  # a broken connection is reopened on the next beat
+            time.sleep(interval)
 
     thread = threading.Thread(target=loop, name="glassbox-worker-heartbeat", daemon=True)
     thread.start()

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from audit_app.models import Job, WorkerStatus
 from audit_app.services.pipeline import claim_job, fail_job
@@ -85,6 +87,14 @@ def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_pat
         assert row.load_error == ""
         first = row.heartbeat_at
         wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > first, timeout=10, what="a heartbeat")
+        # The database drops the worker's connection (a restart, a failover): the thread reconnects and goes on.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        dropped = timezone.now()
+        wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > dropped, timeout=10, what="a reconnect")
         html = client_for(operator).get(reverse("operator-workers")).content.decode()
         line = html.split(f'data-worker="{row.hostname}:{row.pid}"', 1)[1].split("</tr>", 1)[0]
         assert "glassbox/tiny-magistral-test-model" in line

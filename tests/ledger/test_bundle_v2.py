@@ -167,12 +167,12 @@ def test_an_entry_of_another_job_or_a_repeated_entry_is_refused(job_bundle):
 
 def test_a_format_1_bundle_still_verifies_and_its_tampering_is_caught(tmp_path: Path):
     # Exported by the format 1 exporter (wt-house) and kept as it was written.
-    key = FIXTURES / "bundle_v1.vkey"
-    done = run_standalone(FIXTURES / "bundle_v1.json", key)
+    key = Path(shutil.copy(FIXTURES / "bundle_v1.vkey", tmp_path))  # never write beside the tracked fixture
+    done = run_standalone(Path(shutil.copy(FIXTURES / "bundle_v1.json", tmp_path)), key)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("VALID: Entry 2 (submission) is in glassbox.test/ledger at tree size 3")
     altered = (FIXTURES / "bundle_v1.json").read_bytes().replace(b"Question 2?", b"Question 3?")
-    (tmp_path / "v1.json").write_bytes(altered)
+    (tmp_path / "v1.json").write_bytes(altered)  # beside the copied key and script
     done = run_standalone(tmp_path / "v1.json", key)
     assert done.returncode == 1
     assert done.stderr == "INVALID: Entry 2's payload does not hash to its stated leaf hash.\n"

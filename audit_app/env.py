@@ -114,3 +114,4 @@ class GlassboxSettings(TypedDict):
     LEDGER_KEY: str
     CHECKPOINT_INTERVAL_SECONDS: float
     TEST_LOAD_DELAY_SECONDS: float
+    WORKER_HEARTBEAT_SECONDS: float

@@ -15,6 +15,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 
 from audit_app.celery import INFERENCE_QUEUE, app
+from audit_app.services import workers
 from inference import Engine, InferenceError, PromptBuilder
 from inference.tiny_model import TEST_MODEL_MARKER
 
@@ -64,3 +65,4 @@ def _load_at_start(**_: object) -> None:
         return
     with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
         get_engine()
+    workers.start_heartbeat(_engine, _load_error, sorted(app.amqp.queues.consume_from))

@@ -4,8 +4,9 @@ Needs only the Python standard library and ``cryptography``; copy this one file 
 
     python standalone.py bundle.json --key glassbox.vkey
 
-Exit 0: the record is in the log under a checkpoint signed by the trusted key. Exit 1: it is not,
-and one sentence says why.
+Exit 0: every entry of the bundle is in the log under one checkpoint signed by the trusted key. Exit 1:
+one is not, and one sentence says why. Reads bundle format 2 (all entries of a job or record) and format
+1 (one entry), so bundles exported before format 2 still verify.
 """
 
 from __future__ import annotations
@@ -202,33 +203,109 @@ def _ecmascript_number(number: float | int) -> str:
     return f"{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
 
 
-BUNDLE_FORMAT = "glassbox-evidence-bundle/1"
+BUNDLE_FORMAT_V1 = "glassbox-evidence-bundle/1"
+BUNDLE_FORMAT = "glassbox-evidence-bundle/2"
 BUNDLE_FIELDS = {"format", "entry", "inclusion_proof", "checkpoint", "verifier_key"}
+BUNDLE_V2_FIELDS = {"format", "subject", "entries", "checkpoint", "verifier_key"}
+ENTRY_V2_FIELDS = {"index", "leaf_hash", "payload", "inclusion_proof"}
 
 
-def verify_bundle(bundle: dict[str, Any], verifier_key: str) -> str:
-    """Check a Glassbox evidence bundle end to end; returns a one-line summary or raises."""
-    if set(bundle) != BUNDLE_FIELDS or bundle["format"] != BUNDLE_FORMAT:
-        raise VerificationError(f"The file is not a {BUNDLE_FORMAT} bundle (its fields or format tag differ).")
-    if set(bundle["entry"]) != {"index", "leaf_hash", "payload"} or set(bundle["checkpoint"]) != {"size", "note"}:
-        raise VerificationError("The bundle's entry or checkpoint has missing or extra fields.")
-    if bundle["verifier_key"].strip() != verifier_key.strip():
+def _checked_key_and_checkpoint(bundle: dict[str, Any], verifier_key: str) -> tuple[str, int, bytes]:
+    """The checkpoint's (origin, size, root), once its fields, its key and its signature are right."""
+    checkpoint = bundle["checkpoint"]
+    if not isinstance(checkpoint, dict) or set(checkpoint) != {"size", "note"}:
+        raise VerificationError("The bundle's checkpoint has missing or extra fields.")
+    if not isinstance(bundle["verifier_key"], str) or bundle["verifier_key"].strip() != verifier_key.strip():
         raise VerificationError("The bundle names a different signing key than the one you trust.")
+    if not isinstance(checkpoint["note"], str) or not isinstance(checkpoint["size"], int):
+        raise VerificationError("The bundle's checkpoint is not a tree size and a signed note.")
+    origin, signed_size, root = verify_checkpoint(checkpoint["note"], verifier_key)
+    if signed_size != checkpoint["size"]:
+        raise VerificationError(
+            f"The bundle says tree size {checkpoint['size']} but its checkpoint signs {signed_size}."
+        )
+    return origin, signed_size, root
+
+
+def _check_entry(entry: Any, size: int, root: bytes, proof_field: Any) -> tuple[int, dict[str, Any]]:
+    """One entry: its payload hashes to its leaf hash, and its proof leads from it to the signed root."""
     try:
-        payload = bundle["entry"]["payload"]
-        index, size = int(bundle["entry"]["index"]), int(bundle["checkpoint"]["size"])
-        proof = [bytes.fromhex(h) for h in bundle["inclusion_proof"]]
-        note = bundle["checkpoint"]["note"]
-        stated_leaf = bytes.fromhex(bundle["entry"]["leaf_hash"])
+        payload = entry["payload"]
+        index = entry["index"]
+        proof = [bytes.fromhex(h) for h in proof_field]
+        stated_leaf = bytes.fromhex(entry["leaf_hash"])
     except (KeyError, TypeError, ValueError):
         raise VerificationError("The bundle is not a Glassbox evidence bundle (missing or malformed fields).") from None
+    if not isinstance(index, int) or isinstance(index, bool) or not isinstance(payload, dict):
+        raise VerificationError("An entry's index is not a whole number or its payload is not a JSON object.")
     leaf = leaf_hash(canonical_json(payload))
     if leaf != stated_leaf:
         raise VerificationError(f"Entry {index}'s payload does not hash to its stated leaf hash.")
-    origin, signed_size, root = verify_checkpoint(note, verifier_key)
-    if signed_size != size:
-        raise VerificationError(f"The bundle says tree size {size} but its checkpoint signs {signed_size}.")
     verify_inclusion(index, size, leaf, proof, root)
+    return index, payload
+
+
+def verify_bundle(bundle: dict[str, Any], verifier_key: str) -> str:
+    """Check a Glassbox evidence bundle (format 2, or format 1) end to end; returns a summary or raises."""
+    if bundle.get("format") == BUNDLE_FORMAT_V1:
+        return verify_bundle_v1(bundle, verifier_key)
+    if set(bundle) != BUNDLE_V2_FIELDS or bundle["format"] != BUNDLE_FORMAT:
+        raise VerificationError(
+            f"The file is not a {BUNDLE_FORMAT} or {BUNDLE_FORMAT_V1} bundle (its fields or format tag differ)."
+        )
+    subject, entries = bundle["subject"], bundle["entries"]
+    if not isinstance(subject, str) or not isinstance(entries, list) or not entries:
+        raise VerificationError("The bundle names no subject or holds no entries.")
+    origin, size, root = _checked_key_and_checkpoint(bundle, verifier_key)
+    checked: list[tuple[int, dict[str, Any]]] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != ENTRY_V2_FIELDS:
+            raise VerificationError("An entry of the bundle has missing or extra fields.")
+        checked.append(_check_entry(entry, size, root, entry["inclusion_proof"]))
+    indexes = [index for index, _ in checked]
+    # In log order, each once: a repeated entry would let a bundle look longer than the record it proves.
+    if indexes != sorted(set(indexes)):
+        raise VerificationError("The bundle's entries are not in log order, or one appears twice.")
+    payloads = [payload for _, payload in checked]
+    check_entries_belong(subject, payloads)
+    kinds = ", ".join(f"{index} {payload.get('kind', 'record')}" for index, payload in checked)
+    return f"{len(checked)} entries of {subject} ({kinds}) are in {origin} at tree size {size}, signed by the key."
+
+
+def check_entries_belong(subject: str, payloads: list[dict[str, Any]]) -> None:
+    """Every entry is about ``subject``: a valid entry of another job must not pass for one of this job's.
+
+    For ``job:N``: its submission (``job`` N), its runs (``job_id`` N), accesses to it or to one of the
+    bundle's own entries, kill-switch events while it lived (context, they name no job), and any other
+    kind that names job N. For any other subject: the entry itself and accesses to it.
+    """
+    own = {str(payload.get("subject")) for payload in payloads} | {subject}
+    job = subject.partition(":")[2] if subject.startswith("job:") else None
+    for payload in payloads:
+        kind, record = payload.get("kind"), payload.get("record")
+        record = record if isinstance(record, dict) else {}
+        if kind == "access":
+            belongs = record.get("subject") in own
+        elif job is None:
+            belongs = payload.get("subject") == subject
+        elif kind == "kill_switch":
+            belongs = True
+        else:
+            belongs = str(payload.get("job", record.get("job_id"))) == job
+        if not belongs:
+            raise VerificationError(f"Entry {payload.get('subject')!r} of the bundle is not about {subject}.")
+    if job is not None and sum(payload.get("kind") == "submission" for payload in payloads) != 1:
+        raise VerificationError(f"The bundle of {subject} does not hold exactly one submission entry.")
+
+
+def verify_bundle_v1(bundle: dict[str, Any], verifier_key: str) -> str:
+    """Format 1: one entry, its inclusion proof and a checkpoint."""
+    if set(bundle) != BUNDLE_FIELDS or bundle["format"] != BUNDLE_FORMAT_V1:
+        raise VerificationError(f"The file is not a {BUNDLE_FORMAT_V1} bundle (its fields or format tag differ).")
+    if not isinstance(bundle["entry"], dict) or set(bundle["entry"]) != {"index", "leaf_hash", "payload"}:
+        raise VerificationError("The bundle's entry or checkpoint has missing or extra fields.")
+    origin, size, root = _checked_key_and_checkpoint(bundle, verifier_key)
+    index, payload = _check_entry(bundle["entry"], size, root, bundle["inclusion_proof"])
     return f"Entry {index} ({payload.get('kind', 'record')}) is in {origin} at tree size {size}, signed by the key."
 
 

@@ -10,6 +10,7 @@ from audit_app.models.ledger import (
 )
 from audit_app.models.organisation import Case, Team
 from audit_app.models.verification import VerificationRun
+from audit_app.models.workers import WorkerStatus
 from audit_app.models.write_once import EvidenceImmutableError
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "Submission",
     "Team",
     "VerificationRun",
+    "WorkerStatus",
 ]

@@ -1,4 +1,5 @@
-"""The auditor's ledger page: the latest signed checkpoint, the tree size, and verification on demand.
+"""The auditor's pages: the ledger's checkpoint and verification on demand, the ledger browser with each
+record's access history, and a job's evidence bundle as a download.
 
 "Verify now" queues a task and the page polls its progress; the history shows only what the ledger
 holds, and marks any history row without its entry as unverified.
@@ -7,17 +8,22 @@ holds, and marks any history row without its entry as unverified.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from audit_app.ledger.log import tree_size
 from audit_app.ledger.signer import public_verifier_key
-from audit_app.models import Checkpoint, LedgerEntry, LedgerVerification, VerificationRun
+from audit_app.models import Checkpoint, Job, LedgerEntry, LedgerVerification, VerificationRun
+from audit_app.services.exports import ExportRefused, export_job
+from audit_app.services.ledger_browser import KINDS, access_history, describe, entries, record_subjects
 from audit_app.services.verification import request_verification
 from audit_app.web.permissions import AUDITOR, require_role
 
@@ -62,4 +68,47 @@ def verification_progress(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(request, "auditor/_progress.html", {"run": run})
     if run.is_finished:
         response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+def ledger_entries(request: HttpRequest) -> HttpResponse:
+    """The ledger browser: entries newest first, filtered by kind and by the user who acted."""
+    require_role(request, AUDITOR, "Only auditors can browse the evidence ledger.")
+    kind, user = request.GET.get("kind", ""), request.GET.get("user", "").strip()
+    kind = kind if kind in KINDS else ""
+    page = Paginator(entries(kind, user), 50).get_page(request.GET.get("page"))
+    lines = [describe(entry) for entry in page]
+    query = urlencode({"kind": kind, "user": user})
+    context = {"page": page, "lines": lines, "kind": kind, "user_filter": user, "kinds": KINDS, "query": query}
+    return render(request, "auditor/entries.html", context)
+
+
+@login_required
+def ledger_entry(request: HttpRequest, sequence: int) -> HttpResponse:
+    """One entry: what it is, the job it belongs to, and who viewed or exported its record."""
+    require_role(request, AUDITOR, "Only auditors can browse the evidence ledger.")
+    entry = get_object_or_404(LedgerEntry, sequence=sequence)
+    subjects = record_subjects(entry)
+    context = {
+        "line": describe(entry),
+        "leaf_hash": bytes(entry.leaf_hash).hex(),
+        "subjects": subjects,
+        "history": access_history(subjects),
+    }
+    return render(request, "auditor/entry.html", context)
+
+
+@login_required
+@require_POST
+def job_bundle(request: HttpRequest, pk: int) -> HttpResponse:
+    """Download a job's evidence bundle (format 2); the download is ledgered as an export inside the bundle."""
+    user = require_role(request, AUDITOR, "Only auditors can export evidence bundles.")
+    job = get_object_or_404(Job, pk=pk)
+    try:
+        data = export_job(job, user)
+    except ExportRefused as error:  # no signing key, or a log the signer refuses: nothing exported or recorded
+        return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(data, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="glassbox-job-{job.pk}-bundle.json"'
     return response

@@ -15,4 +15,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("operator/kill-switch/", operator.kill_switch, name="kill-switch"),
     path("auditor/ledger/", auditor.ledger_status, name="ledger"),
     path("auditor/ledger/runs/<int:pk>/", auditor.verification_progress, name="verification-progress"),
+    path("auditor/entries/", auditor.ledger_entries, name="ledger-entries"),
+    path("auditor/entries/<int:sequence>/", auditor.ledger_entry, name="ledger-entry"),
+    path("jobs/<int:pk>/bundle/", auditor.job_bundle, name="job-bundle"),
+    path("operator/jobs/", operator.operator_jobs, name="operator-jobs"),
+    path("operator/workers/", operator.operator_workers, name="operator-workers"),
 ]

@@ -1,0 +1,125 @@
+"""The operator's pages: every job's metadata without content, and the inference workers with their model."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from audit_app.models import Job, WorkerStatus
+from audit_app.services.pipeline import claim_job, fail_job
+from audit_app.services.submission import Upload, submit_job
+from inference import GenerationSettings
+from tests.ledger.evidence import run_job_inline
+from tests.service.processes import pool_children, start_celery, stop, wait_for
+
+SHORT = GenerationSettings(thinking_budget=16, answer_budget=16, seed=0)
+QUESTION = "SECRET-QUESTION Was the lease extended orally?"
+DOCUMENT = "SECRET-DOCUMENT-TEXT clause 12 says writing."
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_operator_sees_every_jobs_metadata_and_none_of_its_content(analyst, outsider, operator, team, other_team):
+    done = submit_job(analyst, team, "C-1", "legal", QUESTION, [Upload("secret-name.txt", DOCUMENT.encode())], SHORT)
+    run = run_job_inline(done)
+    failed = submit_job(outsider, other_team, "T-9", "finance", QUESTION + " again", generation=SHORT)
+    token = uuid.uuid4()
+    claim_job(failed.pk, token)
+    fail_job(failed.pk, token, "The model ran out of memory (test).")
+    running = submit_job(analyst, team, "C-2", "clinical", QUESTION + " third", generation=SHORT)
+    claim_job(running.pk, uuid.uuid4())
+    Job.objects.filter(pk=running.pk).update(partial_thinking="SECRET-PARTIAL-THINKING", partial_answer="SECRET-PA")
+    html = client_for(operator).get(reverse("operator-jobs")).content.decode()
+    for job, team_name, domain, submitter in [
+        (done, "Litigation", "legal", "alice"),
+        (failed, "Tax", "finance", "olga"),
+        (running, "Litigation", "clinical", "alice"),
+    ]:
+        row = html.split(f'data-job="{job.pk}"', 1)[1].split("</tr>", 1)[0]
+        job.refresh_from_db()
+        for fact in (team_name, domain, submitter, job.status, f"<td>{job.attempts}</td>"):
+            assert fact in row, (job.pk, fact)
+        assert job.created_at.strftime("%Y-%m-%d %H:%M:%S") in row
+    assert "The model ran out of memory (test)." in html
+    assert "No jobs" not in html
+    # No question, document name or text, thinking or answer, finished or partial.
+    for content in ("SECRET", "secret-name", "Was the lease", "clause 12", run.thinking.strip()[:40]):
+        assert content not in html, content
+    if len(run.answer.strip()) >= 12:
+        assert run.answer.strip()[:40] not in html
+    filtered = client_for(operator).get(reverse("operator-jobs"), {"status": "failed"}).content.decode()
+    assert f'data-job="{failed.pk}"' in filtered
+    assert f'data-job="{done.pk}"' not in filtered
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["operator-jobs", "operator-workers"])
+def test_other_roles_are_refused_with_a_sentence(analyst, name):
+    response = client_for(analyst).get(reverse(name))
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_path: Path, operator, settings):
+    settings.GLASSBOX = settings.GLASSBOX | {"WORKER_HEARTBEAT_SECONDS": 0.5}  # the page's stale mark: 3 beats
+    process = start_celery("inference", tmp_path / "w.log", env={"GLASSBOX_WORKER_HEARTBEAT_SECONDS": "0.5"})
+    try:
+        row = wait_for(lambda: WorkerStatus.objects.first(), timeout=90, what="the worker's status row")
+        assert isinstance(row, WorkerStatus)
+        assert row.pid in pool_children(process)  # the process that holds the model, not the parent
+        assert row.model_id == "glassbox/tiny-magistral-test-model"
+        assert row.is_test_model
+        assert row.quantization
+        assert row.model_revision
+        assert row.queues == "inference"
+        assert row.load_error == ""
+        first = row.heartbeat_at
+        wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > first, timeout=10, what="a heartbeat")
+        # The database drops the worker's connection (a restart, a failover): the thread reconnects and goes on.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        dropped = timezone.now()
+        wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > dropped, timeout=10, what="a reconnect")
+        html = client_for(operator).get(reverse("operator-workers")).content.decode()
+        line = html.split(f'data-worker="{row.hostname}:{row.pid}"', 1)[1].split("</tr>", 1)[0]
+        assert "glassbox/tiny-magistral-test-model" in line
+        assert "TEST MODEL" in line
+        assert row.device.split(" ")[0] in line
+        assert "stale" not in line
+    finally:
+        stop(process)
+    wait_for(
+        lambda: "data-stale" in client_for(operator).get(reverse("operator-workers")).content.decode(),
+        timeout=10,
+        what="the stopped worker marked stale",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_model_did_not_load_says_why(tmp_path: Path, operator):
+    process = start_celery("inference", tmp_path / "w.log", env={"MAGISTRAL_MODEL_PATH": str(tmp_path / "missing")})
+    try:
+        row = wait_for(lambda: WorkerStatus.objects.first(), timeout=60, what="the worker's status row")
+        assert isinstance(row, WorkerStatus)
+        assert str(tmp_path / "missing") in row.load_error
+        assert row.model_id == ""
+        html = client_for(operator).get(reverse("operator-workers")).content.decode()
+        assert "model not loaded" in html
+        assert str(tmp_path / "missing") in html
+    finally:
+        stop(process)

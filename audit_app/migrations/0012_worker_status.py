@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit_app', '0010_verification_history_write_once'),
+        ('audit_app', '0011_rerun_link'),
     ]
 
     operations = [

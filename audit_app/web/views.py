@@ -22,7 +22,7 @@ from audit_app.services.pipeline import cancel_job
 from audit_app.services.rerun import rerun_job, rerun_links
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.forms import SubmitJobForm
-from audit_app.web.permissions import submitting_team, visible_jobs
+from audit_app.web.permissions import AUDITOR, OPERATOR, has_role, submitting_team, visible_jobs
 from audit_app.web.uploads import upload_refusals
 from inference import GenerationSettings
 
@@ -47,7 +47,10 @@ def _user(request: HttpRequest) -> User:
 
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = visible_jobs(_user(request))
+    user = _user(request)
+    if has_role(user, OPERATOR) and not has_role(user, AUDITOR) and not user.teams.exists():
+        return redirect("operator-jobs")  # an operator's list is every job's metadata, not a team's content
+    jobs = visible_jobs(user)
     status, domain = request.GET.get("status", ""), request.GET.get("domain", "")
     if status:
         jobs = jobs.filter(status=status)

@@ -65,6 +65,15 @@ def test_operator_sees_every_jobs_metadata_and_none_of_its_content(analyst, outs
 
 
 @pytest.mark.django_db
+def test_the_jobs_link_takes_an_operator_to_every_jobs_metadata(operator, analyst):
+    # The team-scoped list would say "No jobs yet" to an operator, who belongs to no team, while jobs run.
+    response = client_for(operator).get(reverse("job-list"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("operator-jobs")
+    assert client_for(analyst).get(reverse("job-list")).status_code == 200
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("name", ["operator-jobs", "operator-workers"])
 def test_other_roles_are_refused_with_a_sentence(analyst, name):
     response = client_for(analyst).get(reverse(name))

@@ -10,7 +10,7 @@ from audit_app.models.ledger import (
 )
 from audit_app.models.organisation import Case, Team
 from audit_app.models.verification import VerificationRun
-from audit_app.models.write_once import EvidenceImmutableError
+from audit_app.models.write_once import EvidenceImmutableError, EvidenceWriteError
 
 __all__ = [
     "AccessEvent",
@@ -18,6 +18,7 @@ __all__ = [
     "Checkpoint",
     "Document",
     "EvidenceImmutableError",
+    "EvidenceWriteError",
     "Job",
     "KillSwitchEvent",
     "LedgerAlert",

@@ -19,6 +19,7 @@ from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Case, Job, Submission, Team
 from audit_app.services.errors import SubmissionError
+from audit_app.services.store import store_evidence
 from audit_app.services.submission import submit_job
 from inference import GenerationSettings
 from tests.service.test_web import post_form
@@ -152,8 +153,7 @@ def test_json_is_hashed_as_jsonb_gives_it_back(analyst: User, team: Team):
         template_id="legal/v1",
         settings=values,
     )
-    submission.record_sha256 = evidence_hash(submission)
-    submission.save()
+    store_evidence(submission)
     stored = Submission.objects.get(pk=submission.pk)
     assert stored.settings == {"temperature": 0.5, "extra": {"1": 2.0}}
     assert record_hash(evidence_record(stored)) == submission.record_sha256

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from audit_app.ledger import log as ledger
 from audit_app.ledger.canonical import sha256_hex
-from audit_app.ledger.records import evidence_hash
 from audit_app.models import Case, Job, KillSwitchEvent, RunRecord, Submission, Team
+from audit_app.services.store import store_evidence
 from audit_app.services.submission import submit_job
 from tests.service.test_submission import pdf
 
@@ -136,10 +134,7 @@ def finished_job(analyst: User, team: Team, answer: str) -> Job:
         thinking_sha256="b" * 64,
         answer_sha256=sha256_hex(answer.encode()),
     )
-    run.record_sha256 = evidence_hash(run)
-    with transaction.atomic():
-        run.save()
-        ledger.record_evidence("run", run)
+    store_evidence(run)
     Job.objects.filter(pk=job.pk).update(status=Job.SUCCEEDED)
     return job
 

@@ -9,11 +9,10 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from audit_app.celery import app
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import Report, verify_ledger
 from audit_app.models import LedgerVerification, VerificationRun
-from audit_app.services.queueing import time_limits
+from audit_app.services.queueing import send_by_name
 from audit_app.services.store import store_evidence
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ def request_verification(user: User) -> VerificationRun:
 
 def _enqueue(run_id: int) -> None:
     try:
-        app.send_task(TASK, args=(run_id,), **time_limits())  # by name: services never import tasks
+        send_by_name(TASK, run_id)  # by name: services never import tasks
     except Exception:  # kombu raises several types for an unreachable broker
         logger.warning("Broker unreachable: verification run %s was not sent.", run_id, exc_info=True)
         VerificationRun.objects.filter(pk=run_id).update(

@@ -15,9 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from audit_app.ledger.log import tree_size
-from audit_app.ledger.signer import public_verifier_key
 from audit_app.models import Checkpoint, LedgerEntry, LedgerVerification, VerificationRun
+from audit_app.services.evidence import ledger_size, verifier_key
 from audit_app.services.verification import request_verification
 from audit_app.web.permissions import AUDITOR, require_role
 
@@ -45,11 +44,11 @@ def ledger_status(request: HttpRequest) -> HttpResponse:
         request_verification(user)
         return redirect("ledger")
     context = {
-        "size": tree_size(),
+        "size": ledger_size(),
         "checkpoint": Checkpoint.objects.order_by("-size", "-id").first(),
         "runs": recent_runs(),
         "verifications": ledgered_history()[:20],
-        "verifier_key": public_verifier_key(),
+        "verifier_key": verifier_key(),
     }
     return render(request, "auditor/ledger.html", context)
 

@@ -15,3 +15,5 @@ CONTROL_QUEUE = "control"
 app = Celery("glassbox")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["audit_app"])
+# Named, not imported: the step (and the model it loads) exists only in a starting worker.
+app.steps["worker"].add("audit_app.worker:LoadModelAtStart")

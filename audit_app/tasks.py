@@ -1,4 +1,9 @@
-"""Celery tasks: thin wrappers that pass ids to the pipeline."""
+"""Celery tasks: thin wrappers that pass ids to the services.
+
+Importing this module loads no model and reads no setting: time limits are read when a task is sent
+(``services/queueing.time_limits``) or, for a message without them, when the worker runs it
+(``LimitedTask``); the model is loaded by the inference worker's start-up step (``worker.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,33 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from audit_app import worker  # connects the load-at-process-start signal
+from audit_app import worker
+from audit_app.ledger.signer import SigningRefused, sign_now
 from audit_app.services import pipeline
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.verification import run_verification
 from inference import InferenceError
 
 logger = logging.getLogger(__name__)
-LIMITS = settings.GLASSBOX
+
+
+class LimitedTask(Task):  # type: ignore[type-arg]  # celery-types makes Task generic; Celery's base is not
+    """A task whose time limits are the settings' values when it runs, not when this module was imported."""
+
+    @property
+    def soft_time_limit(self) -> int:  # type: ignore[override]  # a property where Celery has an attribute
+        return int(settings.GLASSBOX["SOFT_TIME_LIMIT"])
+
+    @property
+    def time_limit(self) -> int:  # type: ignore[override]
+        return int(settings.GLASSBOX["HARD_TIME_LIMIT"])
 
 
 @shared_task(
     name="glassbox.run_job",
+    base=LimitedTask,
     acks_late=True,  # safe: a second delivery cannot claim a job that is running or finished
     reject_on_worker_lost=True,
-    soft_time_limit=LIMITS["SOFT_TIME_LIMIT"],
-    time_limit=LIMITS["HARD_TIME_LIMIT"],
     bind=True,
 )
 def run_job(self: Task[Any, Any], job_id: int) -> str:
@@ -42,10 +58,12 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
             pipeline.reasoning_request(job),
             on_progress=writer,
             should_cancel=writer.should_cancel,
-            progress_interval=LIMITS["PROGRESS_INTERVAL"],
+            progress_interval=settings.GLASSBOX["PROGRESS_INTERVAL"],
         )
     except SoftTimeLimitExceeded:
-        pipeline.fail_job(job_id, token, f"The job ran past its time limit of {LIMITS['SOFT_TIME_LIMIT']} seconds.")
+        # The limit that applied: the message's, else the task's (the settings' now).
+        soft = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+        pipeline.fail_job(job_id, token, f"The job ran past its time limit of {soft} seconds.")
         return "failed"
     except InferenceError as error:  # model missing, out of memory, bad stored request: one sentence each
         pipeline.fail_job(job_id, token, str(error))
@@ -64,8 +82,6 @@ def sweep_jobs() -> dict[str, int]:
 
 @shared_task(name="glassbox.sign_checkpoint", ignore_result=True)
 def sign_checkpoint() -> int | None:
-    from audit_app.ledger.signer import SigningRefused, sign_now
-
     try:
         checkpoint = sign_now()
     except SigningRefused:
@@ -73,12 +89,7 @@ def sign_checkpoint() -> int | None:
     return checkpoint.size if checkpoint else None
 
 
-@shared_task(
-    name="glassbox.verify_ledger",
-    ignore_result=True,
-    soft_time_limit=LIMITS["SOFT_TIME_LIMIT"],  # past it the run is marked failed, with the reason
-    time_limit=LIMITS["HARD_TIME_LIMIT"],
-)
+@shared_task(name="glassbox.verify_ledger", base=LimitedTask, ignore_result=True)  # past the soft limit: failed
 def verify_ledger(run_id: int) -> bool | None:
     """Whole-ledger verification for the auditor page (a run id, never the web request)."""
     result = run_verification(run_id)

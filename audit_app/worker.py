@@ -1,7 +1,9 @@
 """The model, resident in each inference worker process: loaded once at process start, never per task.
 
 Only workers that consume the ``inference`` queue load it; the control worker (sweep, checkpoints,
-verification) never does, so it stays light and can run beside the GPU workers.
+verification) never does, so it stays light and can run beside the GPU workers. Nothing happens on
+import: ``LoadModelAtStart`` is a step of the Celery worker's start-up (registered in ``celery.py``),
+so only a starting worker, never a web process or a test that imports the tasks, arranges the load.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import contextlib
 import logging
 import threading
 import time
+from typing import Any
 
+from celery import bootsteps
 from celery.signals import worker_process_init
 from django.conf import settings
 
@@ -59,10 +63,16 @@ def serves_inference() -> bool:
     return INFERENCE_QUEUE in app.amqp.queues.consume_from
 
 
-@worker_process_init.connect
 def _load_at_start(**_: object) -> None:
-    if not serves_inference():
-        return
     with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
         get_engine()
     workers.start_heartbeat(_engine, _load_error, sorted(app.amqp.queues.consume_from))
+
+
+class LoadModelAtStart(bootsteps.Step):
+    """A worker start-up step: an inference worker loads the model in each pool process as it starts."""
+
+    def __init__(self, parent: Any, **options: Any) -> None:
+        super().__init__(parent, **options)
+        if serves_inference():  # the worker applied -Q before creating its steps
+            worker_process_init.connect(_load_at_start, weak=False)

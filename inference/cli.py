@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from inference.errors import InferenceError, InvalidRequestError
+from inference.extraction import DEFAULT_MAX_BYTES, check_size, extract_text, text_bound
 from inference.loading import DEFAULT_QUANTIZATION, QUANTIZATION_MODES, force_offline
 from inference.prompting import DOMAIN_TEMPLATES
 from inference.report import format_result
@@ -58,15 +60,17 @@ def _request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context-limit", type=int, default=DEFAULT_CONTEXT_LIMIT)
 
 
-def _read_document(path: Path) -> Document:
+def _read_document(path: Path, max_chars: int | None) -> Document:
+    """Read ``path`` as the web form reads an upload (``inference.extraction``), with the same refusals."""
     try:
-        return Document(name=path.name, text=path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            check_size(path.name, os.fstat(file.fileno()).st_size, DEFAULT_MAX_BYTES)  # before reading it
+            data = file.read(DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         raise InvalidRequestError("documents", f"There is no document file at {path}.") from None
-    except UnicodeDecodeError:
-        raise InvalidRequestError("documents", f"The document {path} is not UTF-8 text.") from None
     except OSError as exc:
         raise InvalidRequestError("documents", f"The document {path} cannot be read ({exc.strerror}).") from None
+    return Document(name=path.name, text=extract_text(path.name, data, DEFAULT_MAX_BYTES, max_chars).text)
 
 
 def _request(args: argparse.Namespace) -> ReasoningRequest:
@@ -77,7 +81,10 @@ def _request(args: argparse.Namespace) -> ReasoningRequest:
         thinking_budget=args.thinking_budget,
         answer_budget=args.answer_budget,
     )
-    documents = tuple(_read_document(path) for path in args.document)
+    free_tokens = args.context_limit - settings.thinking_budget - settings.answer_budget
+    # Budgets that leave no room are refused by validate_request with their own sentence.
+    max_chars = text_bound(free_tokens) if free_tokens > 0 else None
+    documents = tuple(_read_document(path, max_chars) for path in args.document)
     return ReasoningRequest(domain=args.domain, question=args.question, documents=documents, settings=settings)
 
 

@@ -51,13 +51,21 @@ class PromptBuilder:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=False))
 
 
-class Engine(PromptBuilder):
-    """A resident model: load once per worker process, then call ``generate`` per request."""
+class Engine:
+    """A resident model: load once per worker process, then call ``generate`` per request.
+
+    It holds the ``PromptBuilder`` it renders with (the tokenizer side) beside the weights, rather than
+    being one: what renders a prompt needs no model, and the web process uses the builder alone.
+    """
 
     def __init__(self, prompts: PromptBuilder, model: Any, provenance: dict[str, Any]) -> None:
-        super().__init__(prompts.files, prompts.tokenizer, prompts.control, prompts.context_limit)
+        self.prompts = prompts
         self.model = model
         self.provenance = provenance
+
+    @property
+    def control(self) -> ControlTokens:
+        return self.prompts.control
 
     @classmethod
     def load(
@@ -103,9 +111,9 @@ class Engine(PromptBuilder):
 
         from inference.generation import run_generate
 
-        prompt = self.render(request)
+        prompt = self.prompts.render(request)
         controller = GenerationController(
-            self.control, request.settings, self.decode, on_progress, should_cancel, progress_interval
+            self.control, request.settings, self.prompts.decode, on_progress, should_cancel, progress_interval
         )
         try:
             output_ids = run_generate(self.model, prompt.token_ids, controller)
@@ -122,7 +130,7 @@ class Engine(PromptBuilder):
     ) -> ReasoningResult:
         ended = controller.clock()
         control = self.control
-        split = split_thinking(output_ids, control.think, control.end_think, control.eos, self.decode)
+        split = split_thinking(output_ids, control.think, control.end_think, control.eos, self.prompts.decode)
         first = controller.first_token_at or ended
         decode_seconds = ended - first
         provenance = dict(self.provenance, seed=request.settings.seed)
@@ -130,7 +138,7 @@ class Engine(PromptBuilder):
             prompt=prompt,
             settings=request.settings,
             output_token_ids=tuple(output_ids),
-            raw_output=self.decode(output_ids),
+            raw_output=self.prompts.decode(output_ids),
             thinking=split.thinking,
             answer=split.answer,
             thinking_blocks=split.thinking_blocks,

@@ -11,7 +11,7 @@ from audit_app.models.ledger import (
 from audit_app.models.organisation import Case, Team
 from audit_app.models.verification import VerificationRun
 from audit_app.models.workers import WorkerStatus
-from audit_app.models.write_once import EvidenceImmutableError
+from audit_app.models.write_once import EvidenceImmutableError, EvidenceWriteError
 
 __all__ = [
     "AccessEvent",
@@ -19,6 +19,7 @@ __all__ = [
     "Checkpoint",
     "Document",
     "EvidenceImmutableError",
+    "EvidenceWriteError",
     "Job",
     "KillSwitchEvent",
     "LedgerAlert",

@@ -13,6 +13,8 @@ from audit_app.models.write_once import WriteOnceModel
 class Submission(WriteOnceModel):
     """The frozen request: who, when, which case, question, settings and prompt template."""
 
+    evidence_kind = "submission"
+
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="submissions")
     # What pages show about the case, frozen as content: the Case row stays editable, these do not.
     case_reference = models.CharField(max_length=100)
@@ -40,6 +42,8 @@ class Submission(WriteOnceModel):
 class Document(WriteOnceModel):
     """An uploaded file: the original bytes, their SHA-256, and the text the prompt used."""
 
+    stored_with = "submission"  # its record is in the submission's entry
+
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="documents")
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=255)
@@ -56,6 +60,8 @@ class Document(WriteOnceModel):
 
 class RunRecord(WriteOnceModel):
     """Everything the inference engine returned for one job; exactly one per job."""
+
+    evidence_kind = "run"
 
     job = models.OneToOneField("audit_app.Job", on_delete=models.PROTECT, related_name="run")
     # The record hash of the submission this run answers: the job's submission_id is mutable, this is not.
@@ -91,6 +97,8 @@ class RunRecord(WriteOnceModel):
 class KillSwitchEvent(WriteOnceModel):
     """Suspending or resuming inference (AI Act Art. 26(5)); the latest *ledgered* event (by sequence) is the state."""
 
+    evidence_kind = "kill_switch"
+
     SUSPEND, RESUME = "suspend", "resume"
     action = models.CharField(max_length=10, choices=[(SUSPEND, "Suspend"), (RESUME, "Resume")])
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -105,6 +113,8 @@ class KillSwitchEvent(WriteOnceModel):
 
 class AccessEvent(WriteOnceModel):
     """Someone viewed or exported a record (AI Act Art. 12 logging; who saw what, when)."""
+
+    evidence_kind = "access"
 
     VIEW, EXPORT = "view", "export"
     action = models.CharField(max_length=10, choices=[(VIEW, "View"), (EXPORT, "Export")])

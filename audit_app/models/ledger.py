@@ -75,6 +75,8 @@ class LedgerVerification(WriteOnceModel):
     progress lives in the mutable ``VerificationRun``.
     """
 
+    evidence_kind = "verification"
+
     requested_by_name = models.CharField(max_length=150)
     at = models.DateTimeField(default=timezone.now)  # set before insert: it is hashed
     ok = models.BooleanField()

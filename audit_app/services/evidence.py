@@ -18,6 +18,7 @@ from typing import Any
 from django.db import models
 from django.db.models.functions import Cast, Concat
 
+from audit_app.ledger import log, signer
 from audit_app.ledger.canonical import canonical_json, record_hash, sha256_hex
 from audit_app.ledger.records import evidence_record
 from audit_app.ledger.standalone import leaf_hash
@@ -81,6 +82,16 @@ def _check(kind: str, subject: str, row: models.Model, found: list[tuple[bytes, 
         if stored != body.get("documents"):
             return Ledgered(subject, f"The documents of {name} differ from its ledger entry.", body)
     return Ledgered(subject, "", body)
+
+
+def ledger_size() -> int:
+    """How many entries the ledger holds (pages read the ledger through services, never its internals)."""
+    return log.tree_size()
+
+
+def verifier_key() -> str:
+    """The public key auditors verify checkpoints with (``name+hash+key``)."""
+    return signer.public_verifier_key()
 
 
 def ledgered_time(value: str) -> datetime.datetime:

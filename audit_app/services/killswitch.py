@@ -5,11 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from audit_app.ledger import log as ledger
-from audit_app.ledger.records import evidence_hash
 from audit_app.models import Job, KillSwitchEvent
 from audit_app.services.evidence import kill_switch_state
 from audit_app.services.queueing import send_missing_messages
+from audit_app.services.store import store_evidence
 
 
 def current_suspension() -> KillSwitchEvent | None:
@@ -44,7 +43,4 @@ def resume_inference(actor: User, reason: str = "") -> KillSwitchEvent:
 
 def _record(action: str, actor: User, reason: str) -> KillSwitchEvent:
     event = KillSwitchEvent(action=action, actor=actor, actor_name=actor.get_username(), reason=reason.strip())
-    event.record_sha256 = evidence_hash(event)
-    event.save()
-    ledger.record_evidence("kill_switch", event)
-    return event
+    return store_evidence(event)

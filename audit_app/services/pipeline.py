@@ -16,10 +16,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from audit_app.ledger import derived
-from audit_app.ledger import log as ledger
-from audit_app.ledger.records import evidence_hash
 from audit_app.models import Document, Job, RunRecord
+from audit_app.services.killswitch import current_suspension
 from audit_app.services.queueing import send_missing_messages
+from audit_app.services.store import store_evidence
 from inference import Document as PromptDocument
 from inference import GenerationSettings, Progress, ReasoningRequest, ReasoningResult
 
@@ -126,9 +126,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
             is_test_model=result.is_test_model,
             **derived.run_hashes(prompt.token_ids, storable(result.thinking), storable(result.answer)),
         )
-        run.record_sha256 = evidence_hash(run)
-        run.save()
-        ledger.record_evidence("run", run)
+        store_evidence(run)
         job.status = Job.CANCELLED if result.finish_reason == "cancelled" else Job.SUCCEEDED
         job.finished_at = timezone.now()
         job.thinking_tokens, job.answer_tokens = result.thinking_tokens, result.answer_tokens
@@ -170,8 +168,6 @@ def cancel_job(job: Job) -> None:
 
 def sweep_jobs() -> dict[str, int]:
     """Cancel lost jobs whose cancel was asked for, requeue (or fail) the other lost ones, send missing messages."""
-    from audit_app.services.killswitch import current_suspension
-
     limits = settings.GLASSBOX
     now = timezone.now()
     stale = now - timedelta(seconds=limits["STALE_AFTER_SECONDS"])

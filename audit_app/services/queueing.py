@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
+from celery.result import AsyncResult
+from django.conf import settings
 from django.utils import timezone
 
 from audit_app.celery import INFERENCE_QUEUE, app
@@ -22,12 +25,24 @@ RUN_JOB = "glassbox.run_job"
 def enqueue_job(job_id: int) -> bool:
     """Send the job to the inference queue; with the broker down it stays queued for the sweep."""
     try:
-        result = app.send_task(RUN_JOB, args=(job_id,), retry=False)
+        result = send_by_name(RUN_JOB, job_id, retry=False)
     except Exception:  # kombu raises several types for an unreachable broker
         logger.warning("Broker unreachable: job %s stays queued until the sweep re-sends it.", job_id, exc_info=True)
         return False
     Job.objects.filter(pk=job_id, status=Job.QUEUED).update(task_id=result.id, enqueued_at=timezone.now())
     return True
+
+
+def send_by_name(task: str, argument: int, retry: bool = True) -> AsyncResult[Any]:
+    """Send ``task`` with the time limits configured now (Celery would send the task's, cached in this process)."""
+    limits = settings.GLASSBOX
+    return app.send_task(
+        task,
+        args=(argument,),
+        retry=retry,
+        soft_time_limit=limits["SOFT_TIME_LIMIT"],
+        time_limit=limits["HARD_TIME_LIMIT"],
+    )
 
 
 def send_missing_messages(sent_before: datetime | None = None) -> int:

@@ -11,8 +11,6 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from audit_app.ledger import derived
-from audit_app.ledger import log as ledger
-from audit_app.ledger.records import evidence_hash, evidence_record
 from audit_app.models import Case, Document, Job, Submission, Team
 from audit_app.services.documents import ExtractedDocument, extract_document
 from audit_app.services.errors import SubmissionError
@@ -20,15 +18,12 @@ from audit_app.services.killswitch import current_suspension
 from audit_app.services.names import check_visible_name
 from audit_app.services.prompts import prompt_builder
 from audit_app.services.queueing import enqueue_job
+from audit_app.services.store import store_evidence
 from inference import Document as PromptDocument
-from inference import GenerationSettings, InferenceError, InvalidRequestError, ReasoningRequest
+from inference import GenerationSettings, InferenceError, InvalidRequestError, ReasoningRequest, extraction
 from inference.prompting import validate_settings
 
 logger = logging.getLogger(__name__)
-
-# Generous: prose averages about 4 characters per token; 64 leaves a wide margin for tokens that cover
-# long runs of spaces or rule characters in tables. Only a text that no tokenizer could fit is refused early.
-MAX_CHARS_PER_TOKEN = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,13 +99,7 @@ def _check_settings(generation: GenerationSettings, context_limit: int) -> None:
 
 
 def text_bound(generation: GenerationSettings, context_limit: int) -> int:
-    """Characters of question and documents beyond which the prompt cannot fit, whatever the tokenizer.
-
-    Tokenizing costs time and memory in proportion to the text (a 10 MiB file held a web worker for
-    30 s at 2.4 GB), so text that cannot fit is refused before it is tokenized: with no token covering
-    more than ``MAX_CHARS_PER_TOKEN`` characters, more than that many per free token cannot fit. The
-    exact check after tokenizing still decides every text below the bound.
-    """
+    """Characters of question and documents beyond which the prompt cannot fit (``extraction.text_bound``)."""
     budget = generation.thinking_budget + generation.answer_budget
     if budget >= context_limit:
         raise SubmissionError(
@@ -118,7 +107,7 @@ def text_bound(generation: GenerationSettings, context_limit: int) -> int:
             f"The thinking and answer budgets, {budget} tokens in all, leave no room for the prompt within the "
             f"context limit of {context_limit} tokens; lower the budgets.",
         )
-    return (context_limit - budget) * MAX_CHARS_PER_TOKEN
+    return extraction.text_bound(context_limit - budget)
 
 
 def _check_prompt(request: ReasoningRequest) -> str:
@@ -157,13 +146,12 @@ def _store(
         rerun_of_sha256=rerun_of_sha256,
         **derived.submission_hashes(request.question),
     )
-    submission.record_sha256 = evidence_hash(submission)
-    submission.save()
-    stored = []
-    for position, document in enumerate(documents):
-        stored.append(
-            Document.objects.create(
-                submission=submission,
+    job = Job(submission=submission)  # saved once the submission has its id
+
+    def parts(stored: Submission) -> list[Document]:
+        return [
+            Document(
+                submission=stored,
                 position=position,
                 name=document.name,
                 content_type=document.content_type,
@@ -172,8 +160,13 @@ def _store(
                 original=document.original,
                 text=document.text,
             )
-        )
-    job = Job.objects.create(submission=submission)
-    # The entry names its job: re-pointing a job (a mutable row) at another submission then shows.
-    ledger.record_evidence("submission", submission, documents=[evidence_record(d) for d in stored], job=job.pk)
+            for position, document in enumerate(documents)
+        ]
+
+    def names_its_job(stored: Submission) -> dict[str, int]:
+        # The entry names its job: re-pointing a job (a mutable row) at another submission then shows.
+        job.save()
+        return {"job": job.pk}
+
+    store_evidence(submission, documents=parts, entry=names_its_job)
     return job

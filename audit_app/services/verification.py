@@ -9,11 +9,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from audit_app.ledger import log as ledger
-from audit_app.ledger.records import evidence_hash
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import Report, verify_ledger
 from audit_app.models import LedgerVerification, VerificationRun
+from audit_app.services.queueing import send_by_name
+from audit_app.services.store import store_evidence
 
 logger = logging.getLogger(__name__)
 TASK = "glassbox.verify_ledger"
@@ -29,10 +29,8 @@ def request_verification(user: User) -> VerificationRun:
 
 
 def _enqueue(run_id: int) -> None:
-    from audit_app.celery import app  # by name: services never import tasks
-
     try:
-        app.send_task(TASK, args=(run_id,))
+        send_by_name(TASK, run_id)  # by name: services never import tasks
     except Exception:  # kombu raises several types for an unreachable broker
         logger.warning("Broker unreachable: verification run %s was not sent.", run_id, exc_info=True)
         VerificationRun.objects.filter(pk=run_id).update(
@@ -80,9 +78,7 @@ def record_verification(run_id: int, report: Report) -> LedgerVerification:
             problems=[str(problem) for problem in report.problems],
             message=report.summary(),
         )
-        result.record_sha256 = evidence_hash(result)
-        result.save()
-        ledger.record_evidence("verification", result)
+        store_evidence(result)
         run.status, run.result, run.done, run.total = VerificationRun.FINISHED, result, report.entries, report.entries
         run.save(update_fields=["status", "result", "done", "total"])
     return result

@@ -19,9 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from audit_app.ledger.log import tree_size
-from audit_app.ledger.signer import public_verifier_key
 from audit_app.models import Checkpoint, Job, LedgerEntry, LedgerVerification, VerificationRun
+from audit_app.services.evidence import ledger_size, verifier_key
 from audit_app.services.exports import ExportRefused, export_job
 from audit_app.services.ledger_browser import KINDS, access_history, describe, entries, record_subjects
 from audit_app.services.verification import request_verification
@@ -51,11 +50,11 @@ def ledger_status(request: HttpRequest) -> HttpResponse:
         request_verification(user)
         return redirect("ledger")
     context = {
-        "size": tree_size(),
+        "size": ledger_size(),
         "checkpoint": Checkpoint.objects.order_by("-size", "-id").first(),
         "runs": recent_runs(),
         "verifications": ledgered_history()[:20],
-        "verifier_key": public_verifier_key(),
+        "verifier_key": verifier_key(),
     }
     return render(request, "auditor/ledger.html", context)
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from audit_app.ledger.canonical import canonical_json, sha256_hex
 from audit_app.models import Job, RunRecord, Submission, Team
 from audit_app.services.submission import submit_job
+from tests.forging import insert_unledgered
 from tests.service.test_bindings import as_app_role, as_superuser, finished_job
 
 pytestmark = pytest.mark.django_db
@@ -25,34 +26,36 @@ def page_of(user: User, name: str, *args: object) -> str:
 
 def test_inserted_run_record_is_not_the_jobs_answer(analyst: User, team: Team):
     job = submit_job(analyst, team, "C-1", "legal", "Q?")
-    forged = RunRecord.objects.create(  # the app role's INSERT grant: a row with no ledger entry
-        job=job,
-        submission_record_sha256=job.submission.record_sha256,
-        prompt_text="p",
-        prompt_token_ids=[1],
-        prompt_token_count=1,
-        template_id="legal/v1",
-        system_prompt_source="built-in",
-        system_prompt_sha256="0" * 64,
-        settings={},
-        thinking="Careful reasoning.",
-        answer="FORGED: liable.",
-        thinking_blocks=[],
-        raw_output="",
-        output_token_ids=[],
-        finish_reason="eos",
-        thinking_end="model",
-        forced_tokens=[],
-        thinking_tokens=2,
-        answer_tokens=3,
-        generated_tokens=6,
-        timings={},
-        provenance={"model_id": "mistralai/Magistral-Small-2507"},
-        is_test_model=False,
-        prompt_sha256="a" * 64,
-        thinking_sha256="b" * 64,
-        answer_sha256="c" * 64,
-        record_sha256="d" * 64,
+    forged = insert_unledgered(  # the app role's INSERT grant: a row with no ledger entry
+        RunRecord(
+            job=job,
+            submission_record_sha256=job.submission.record_sha256,
+            prompt_text="p",
+            prompt_token_ids=[1],
+            prompt_token_count=1,
+            template_id="legal/v1",
+            system_prompt_source="built-in",
+            system_prompt_sha256="0" * 64,
+            settings={},
+            thinking="Careful reasoning.",
+            answer="FORGED: liable.",
+            thinking_blocks=[],
+            raw_output="",
+            output_token_ids=[],
+            finish_reason="eos",
+            thinking_end="model",
+            forced_tokens=[],
+            thinking_tokens=2,
+            answer_tokens=3,
+            generated_tokens=6,
+            timings={},
+            provenance={"model_id": "mistralai/Magistral-Small-2507"},
+            is_test_model=False,
+            prompt_sha256="a" * 64,
+            thinking_sha256="b" * 64,
+            answer_sha256="c" * 64,
+            record_sha256="d" * 64,
+        )
     )
     Job.objects.filter(pk=job.pk).update(status=Job.SUCCEEDED)
     page = page_of(analyst, "job-detail", job.pk)
@@ -134,18 +137,20 @@ def test_job_list_query_count_does_not_grow_with_jobs(analyst: User, team: Team,
 
 def test_inserted_submission_is_unverified_on_the_list(analyst: User, team: Team):
     genuine = submit_job(analyst, team, "C-1", "legal", "Genuine?")
-    forged = Submission.objects.create(  # the app role's INSERT grant: a submission and job with no entry
-        case=genuine.submission.case,
-        case_reference="C-1",
-        team_name="Litigation",
-        submitted_by=analyst,
-        submitted_by_name="alice",
-        domain="legal",
-        question="Forged question?",
-        template_id="legal/v1",
-        settings={},
-        question_sha256="0" * 64,
-        record_sha256="0" * 64,
+    forged = insert_unledgered(  # the app role's INSERT grant: a submission and job with no entry
+        Submission(
+            case=genuine.submission.case,
+            case_reference="C-1",
+            team_name="Litigation",
+            submitted_by=analyst,
+            submitted_by_name="alice",
+            domain="legal",
+            question="Forged question?",
+            template_id="legal/v1",
+            settings={},
+            question_sha256="0" * 64,
+            record_sha256="0" * 64,
+        )
     )
     job = Job.objects.create(submission=forged)
     listing = page_of(analyst, "job-list")

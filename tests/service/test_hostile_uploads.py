@@ -103,7 +103,7 @@ def test_a_hostile_pdf_is_a_form_error_not_a_server_error(analyst: User):
 
 
 def test_pdf_extraction_stops_at_its_time_budget(analyst: User, team: Team, monkeypatch: pytest.MonkeyPatch):
-    from audit_app.services import pdf_text
+    from inference import pdf_text
     from tests.service.test_submission import pdf
 
     monkeypatch.setattr(pdf_text, "MAX_SECONDS", 0.0)  # every page is then past the budget

@@ -116,12 +116,11 @@ def test_kill_switch_cancels_running_jobs_and_holds_queued_ones(worker, analyst:
     ],
 )
 def test_failure_is_stored_with_a_clear_reason(
-    tmp_path: Path, analyst: User, team: Team, environment: dict[str, str], reason: str, monkeypatch
+    tmp_path: Path, analyst: User, team: Team, environment: dict[str, str], reason: str, settings
 ):
-    # Celery sends the time limits with the message, from the sending process's task options (cached).
-    task = run_job._get_current_object()
-    monkeypatch.setattr(task, "soft_time_limit", int(environment.get("GLASSBOX_SOFT_TIME_LIMIT", "3600")))
-    monkeypatch.setattr(task, "_exec_options", None)
+    # The time limits travel with the message, read from the sender's settings when it sends.
+    soft = int(environment.get("GLASSBOX_SOFT_TIME_LIMIT", "3600"))
+    settings.GLASSBOX = settings.GLASSBOX | {"SOFT_TIME_LIMIT": soft}
     run_job.app.control.purge()
     failing = start_celery("inference", tmp_path / "worker.log", env=environment)
     try:

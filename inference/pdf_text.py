@@ -1,4 +1,4 @@
-"""The text layer of an uploaded PDF, within page, stream and time limits.
+"""The text layer of a PDF document, within page, stream and time limits.
 
 A PDF is a program for a reader: 3 MB can declare 20,000 pages, a 10 KB stream can inflate to
 gigabytes, a content stream can hold millions of operators. pypdf's own safety limits are sized
@@ -14,7 +14,7 @@ import time
 from pypdf import PasswordType, PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError
 
-from audit_app.services.errors import SubmissionError
+from inference.errors import InvalidRequestError
 
 # A context of 40,000 tokens holds roughly 50 dense pages; 2,000 pages is far beyond any PDF whose
 # text could fit, so a longer one is refused before a single page is read.
@@ -47,17 +47,17 @@ def pdf_text(name: str, data: bytes, max_chars: int | None = None) -> str:
     try:
         with apply_configuration(**PYPDF_LIMITS):
             pages = _read_pages(name, data, max_chars)
-    except SubmissionError:
+    except InvalidRequestError:
         raise
     except LimitReachedError as error:
-        raise SubmissionError(
+        raise InvalidRequestError(
             "documents", f"{name} exceeds a safety limit for PDFs ({error}); it was not read further."
         ) from None
     except Exception:  # pypdf raises many types (ValueError, KeyError, zlib.error, ...) on malformed files
-        raise SubmissionError("documents", f"{name} is not a readable PDF.") from None
+        raise InvalidRequestError("documents", f"{name} is not a readable PDF.") from None
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
-        raise SubmissionError(
+        raise InvalidRequestError(
             "documents", f"{name} has no extractable text (a scanned PDF?); upload a PDF with a text layer."
         )
     # PostgreSQL text cannot hold NUL, which odd font encodings produce; the original bytes stay exact.
@@ -69,7 +69,7 @@ def _read_pages(name: str, data: bytes, max_chars: int | None) -> list[str]:
     reader = PdfReader(io.BytesIO(data))
     # An owner password only restricts editing; such a file opens with the empty user password.
     if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-        raise SubmissionError("documents", f"{name} is encrypted with a password; upload an unencrypted copy.")
+        raise InvalidRequestError("documents", f"{name} is encrypted with a password; upload an unencrypted copy.")
     try:
         # The declared /Count costs two object reads; flattening the tree to count its leaves costs one
         # read per page. A file whose /Count lies is stopped by the page-tree limits in PYPDF_LIMITS.
@@ -78,7 +78,7 @@ def _read_pages(name: str, data: bytes, max_chars: int | None) -> list[str]:
     except LimitReachedError:  # the page tree holds more entries than PYPDF_LIMITS lets it flatten
         page_count = MAX_PAGES + 1
     if page_count > MAX_PAGES:
-        raise SubmissionError(
+        raise InvalidRequestError(
             "documents",
             f"{name} has more than {MAX_PAGES:,} pages, more than any PDF whose text fits the model's "
             "context; upload the pages that matter.",
@@ -87,7 +87,7 @@ def _read_pages(name: str, data: bytes, max_chars: int | None) -> list[str]:
     total = 0
     for page in reader.pages:
         if time.monotonic() > deadline:
-            raise SubmissionError(
+            raise InvalidRequestError(
                 "documents",
                 f"{name}: reading its text took over {MAX_SECONDS} s, the limit for one PDF; "
                 "upload its text as a .txt file instead.",

@@ -1,12 +1,14 @@
 """Bring the whole service up on this machine: PostgreSQL, Redis, migrations, demo users, the model
 (the tiny TEST model when MAGISTRAL_MODEL_PATH is unset), an inference worker, the control worker, beat
 and the web server on http://127.0.0.1:8000, started as docs/operations.md says.
-Ctrl-C stops all of it. Data lives under var/demo/."""
+Ctrl-C stops all of it. Data lives under var/demo/ (``GLASSBOX_DEMO_VAR``), with ``env``: the settings every
+part runs with, which ``deploy/manage`` loads so that ``manage.py`` commands address this demo."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -16,8 +18,11 @@ from pathlib import Path
 import localservices
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "demo"
+VAR = Path(os.environ.get("GLASSBOX_DEMO_VAR") or ROOT / "var" / "demo").resolve()
+PORT = int(os.environ.get("GLASSBOX_DEMO_PORT") or 8000)
 PYTHON = sys.executable
+# What deploy/manage must see to address this demo: ours, and any the person set when starting it.
+ENV_FILE_PREFIXES = ("GLASSBOX_", "MAGISTRAL_", "DJANGO_", "DATABASE_URL", "REDIS_URL", "HF_", "TRANSFORMERS_")
 
 
 def prepare_environment() -> dict[str, str]:
@@ -33,8 +38,12 @@ def prepare_environment() -> dict[str, str]:
     env.setdefault("GLASSBOX_LEDGER_ORIGIN", "glassbox.demo/ledger")  # before keygen: it prints the key by name
     ledger_key = VAR / "ledger.key"
     if not ledger_key.exists():
+        # Quietly: keygen tells a person to set GLASSBOX_LEDGER_KEY_FILE, which we do next; the key it
+        # prints is printed again below, from the running configuration, once the service is up.
         keygen = [PYTHON, str(ROOT / "manage.py"), "ledger_keygen", str(ledger_key)]
-        subprocess.run(keygen, check=True, env=env)
+        made = subprocess.run(keygen, env=env, capture_output=True, text=True)
+        if made.returncode != 0:
+            raise SystemExit(f"Making the demo's ledger key failed: {made.stderr.strip() or made.stdout.strip()}")
     env.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(ledger_key))
     env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
     if not env.get("MAGISTRAL_MODEL_PATH"):
@@ -48,7 +57,18 @@ def prepare_environment() -> dict[str, str]:
             "Its output is noise, not reasoning, and every page and record says so.",
             flush=True,
         )
+    write_env_file(env)
     return env
+
+
+def write_env_file(env: dict[str, str]) -> None:
+    """``var/demo/env``: one ``export NAME=value`` per setting, shell-quoted, readable by its owner only."""
+    names = sorted(name for name in env if name.startswith(ENV_FILE_PREFIXES) and name != "GLASSBOX_DEMO_VAR")
+    lines = [f"export {name}={shlex.quote(env[name])}" for name in names]
+    target = VAR / "env"
+    target.touch(mode=0o600)
+    target.chmod(0o600)
+    target.write_text("# Written by deploy/demo at each start; deploy/manage loads it.\n" + "\n".join(lines) + "\n")
 
 
 def service_commands() -> dict[str, list[str]]:
@@ -56,7 +76,7 @@ def service_commands() -> dict[str, list[str]]:
     schedule file under var/demo): web, one inference worker, the control worker and beat."""
     celery = [PYTHON, "-m", "celery", "-A", "audit_app"]
     return {
-        "web": [PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", "127.0.0.1:8000", "-w", "2", "--timeout", "120"],
+        "web": [PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "2", "--timeout", "120"],
         "inference": [*celery, "worker", "-Q", "inference", "-c", "1", "-n", "inference0@%h", "--loglevel=INFO"],
         "control": [*celery, "worker", "-Q", "control", "-c", "2", "-n", "control@%h", "--loglevel=INFO"],
         "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(VAR / "beat-schedule")],
@@ -94,8 +114,10 @@ def main() -> None:
         [*manage, "ledger_public_key"], check=True, env=env, cwd=ROOT, capture_output=True, text=True
     ).stdout
     (VAR / "ledger.vkey").write_text(public_key.strip() + "\n")
-    print(f"Ledger verifier key for auditors: {VAR / 'ledger.vkey'}", flush=True)
-    print(f"Glassbox is up on http://127.0.0.1:8000 (logs in {logs}). Ctrl-C stops everything.", flush=True)
+    # The key the running parts sign with (their settings, their key file), never one computed before them.
+    print(f"Ledger verifier key for auditors (also in {VAR / 'ledger.vkey'}):\n  {public_key.strip()}", flush=True)
+    print(f"manage.py commands against this demo: deploy/manage COMMAND (settings in {VAR / 'env'}).", flush=True)
+    print(f"Glassbox is up on http://127.0.0.1:{PORT} (logs in {logs}). Ctrl-C stops everything.", flush=True)
     try:
         while all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)

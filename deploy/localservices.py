@@ -65,9 +65,11 @@ def _owned_folder(folder: Path, mode: int = 0o700) -> None:
 
 def one_sentence(output: str) -> str:
     """PostgreSQL's own complaint from a tool's output, as one sentence: its error lines, else its last line."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    # The server's log lines start "2026-11-24 16:15:29.287 UTC [10324] LOG:  "; only the words after count.
+    lines = [re.sub(r"^.*?\[\d+\]\s+(LOG|WARNING):\s+", "", line).strip() for line in output.splitlines()]
+    lines = [re.sub(r"^.*?\[\d+\]\s+", "", line) for line in lines if line]
     errors = [line for line in lines if re.search(r"\b(error|fatal|panic)\b|could not|cannot", line, re.I)]
-    chosen = "; ".join(errors or lines[-1:]) or "no message"
+    chosen = "; ".join(dict.fromkeys(errors or lines[-1:])) or "no message"
     return chosen.rstrip(".") + "."
 
 
@@ -118,6 +120,7 @@ def start_postgres(var: Path, port: int, fast: bool = False) -> str:
         if fast:  # tests throw their data away; durability only costs time there
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = run / "postgres.log"
+        before = log.stat().st_size if log.exists() else 0  # the log is appended to: read this start's lines only
         started = subprocess.run(
             _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
             capture_output=True,
@@ -125,7 +128,7 @@ def start_postgres(var: Path, port: int, fast: bool = False) -> str:
             cwd="/",
         )
         if started.returncode != 0:
-            output = log.read_text(errors="replace") if log.exists() else started.stderr
+            output = log.read_bytes()[before:].decode(errors="replace") if log.exists() else started.stderr
             raise SystemExit(
                 f"PostgreSQL did not start on 127.0.0.1:{port}: {one_sentence(output)} "
                 "If another server holds that port, stop it or choose another port (docs/configuration.md)."

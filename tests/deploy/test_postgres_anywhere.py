@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -46,3 +47,18 @@ def test_a_failing_initdb_says_why_in_one_sentence(tmp_path: Path):
     assert "Permission denied" in message
     assert "\n" not in message
     assert message.endswith(".")
+
+
+def test_a_port_already_taken_gives_the_servers_words_in_one_sentence(tmp_path: Path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(SystemExit) as failure:
+            localservices.start_postgres(tmp_path / "var", port, fast=True)
+    if os.geteuid() == 0:
+        shutil.rmtree(localservices.cluster_folder(tmp_path / "var"))
+    message = str(failure.value)
+    assert message.startswith(f'PostgreSQL did not start on 127.0.0.1:{port}: could not bind IPv4 address "127.0.0.1"')
+    assert "\n" not in message
+    assert " UTC [" not in message

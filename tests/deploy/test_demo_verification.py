@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -99,6 +100,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         yield running
     finally:
         running.stop()
+        localservices.stop_redis(var, int(running.env["GLASSBOX_DEMO_REDIS_PORT"]))  # after a failed test too
         localservices.stop_postgres(var)
         shutil.rmtree(localservices.cluster_folder(var), ignore_errors=True)
 
@@ -182,3 +184,18 @@ def test_deploy_manage_without_a_demo_says_so(tmp_path: Path):
     assert done.returncode == 2
     expected = f"There are no demo settings in {tmp_path / 'none'}/env; start the demo first (deploy/demo).\n"
     assert done.stderr == expected
+
+
+def test_a_demo_that_fails_to_start_leaves_no_server_behind(demo: Demo):
+    demo.env["DJANGO_PASSWORD_MIN_LENGTH"] = "twelve"  # the settings refuse it: every manage.py command fails
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "demo.py")], env=demo.env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1
+    assert "Making the demo's ledger key failed: " in done.stderr
+    assert 'File "' + str(ROOT / "deploy") not in done.stderr  # a sentence, not the demo's traceback
+    assert "Ready to accept connections" in (demo.var / "redis" / "redis.log").read_text()  # both had started
+    assert (localservices.cluster_folder(demo.var) / "pg" / "PG_VERSION").exists()
+    for port in (demo.env["GLASSBOX_DEMO_REDIS_PORT"], demo.env["GLASSBOX_DEMO_PG_PORT"]):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", int(port))) != 0, f"a server still listens on {port}"

@@ -45,7 +45,7 @@ def _pg_bin() -> Path:
 def cluster_folder(var: Path) -> Path:
     """Where the cluster for ``var`` lives: ``var`` itself, or as root a folder the server user owns."""
     var = var.resolve()
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or (var / "pg" / "PG_VERSION").exists():  # the latter: a cluster made before this rule
         return var
     slug = re.sub(r"[^A-Za-z0-9]+", "-", str(var)).strip("-")[-40:]
     digest = hashlib.sha256(str(var).encode()).hexdigest()[:10]

@@ -62,3 +62,10 @@ def test_a_port_already_taken_gives_the_servers_words_in_one_sentence(tmp_path: 
     assert message.startswith(f'PostgreSQL did not start on 127.0.0.1:{port}: could not bind IPv4 address "127.0.0.1"')
     assert "\n" not in message
     assert " UTC [" not in message
+
+
+def test_a_cluster_already_in_var_stays_there(tmp_path: Path):
+    """A clone whose demo data predates the move (var/demo/pg) keeps using it rather than starting empty."""
+    (tmp_path / "var" / "pg").mkdir(parents=True)
+    (tmp_path / "var" / "pg" / "PG_VERSION").write_text("15\n")
+    assert localservices.cluster_folder(tmp_path / "var") == (tmp_path / "var").resolve()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any
@@ -42,11 +43,31 @@ def quantization_settings(mode: str) -> dict[str, Any]:
     raise QuantizationError(f"Unknown quantization {mode!r}; choose one of {choices}.")
 
 
+class _NoKernelsHubNote(logging.Filter):
+    """Drops bitsandbytes' warning that it could not fetch ``gemm_4bit_forward`` from the hub's
+    kernels-community repository. It is logged at import on every CPU with AVX512-BF16, and fetching kernels
+    from the hub is exactly what an offline deployment must not do; bitsandbytes then uses its own CPU
+    kernel, which is what we want. Every other bitsandbytes warning passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward from kernels-community")
+
+
+_BNB_CPU_LOGGER = logging.getLogger("bitsandbytes.backends.cpu.ops")
+
+
+def _quiet_bitsandbytes() -> None:
+    """Install the filter (once) before bitsandbytes is first imported: the note is logged at import."""
+    if not any(isinstance(existing, _NoKernelsHubNote) for existing in _BNB_CPU_LOGGER.filters):
+        _BNB_CPU_LOGGER.addFilter(_NoKernelsHubNote())
+
+
 def bitsandbytes_config(mode: str) -> Any:
     """transformers' ``BitsAndBytesConfig`` for ``mode``, or None for plain bf16."""
     settings = quantization_settings(mode)
     if mode == "bf16":
         return None
+    _quiet_bitsandbytes()
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as exc:

@@ -12,8 +12,19 @@ from audit_app.models import Job, Team
 ANALYST, REVIEWER, AUDITOR, OPERATOR = "analyst", "reviewer", "auditor", "operator"
 
 
+def roles(user: User | AnonymousUser) -> frozenset[str]:
+    """The user's role names, read once per user object (``request.user`` lives for one request)."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached: frozenset[str] | None = getattr(user, "_glassbox_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        setattr(user, "_glassbox_roles", cached)  # noqa: B010 (a per-request cache on the user object)
+    return cached
+
+
 def has_role(user: User | AnonymousUser, role: str) -> bool:
-    return bool(user.is_authenticated and user.groups.filter(name=role).exists())
+    return role in roles(user)
 
 
 def visible_jobs(user: User) -> QuerySet[Job]:

@@ -3,6 +3,8 @@ whose answer holds a remote image sends no request to that image's host."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request
@@ -48,7 +50,8 @@ def logged_in(browser: Browser, base_url: str, username: str) -> Watched:
     watched.page.fill("#id_username", username)
     watched.page.fill("#id_password", "pw-" + username)
     watched.page.click("button[type=submit]")
-    watched.page.wait_for_url(f"{base_url}/")
+    # Everyone lands on the job list; an operator, in no team, on every job's metadata.
+    watched.page.wait_for_url(re.compile(rf"{re.escape(base_url)}/(operator/jobs/)?$"))
     return watched
 
 

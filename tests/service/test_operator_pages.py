@@ -80,9 +80,19 @@ def test_other_roles_are_refused_with_a_sentence(analyst, name):
     assert response.status_code == 403
 
 
+def backend_pids() -> set[int]:
+    """PostgreSQL backends connected to the test database, except this connection's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_path: Path, operator, settings):
     settings.GLASSBOX = settings.GLASSBOX | {"WORKER_HEARTBEAT_SECONDS": 0.5}  # the page's stale mark: 3 beats
+    before = backend_pids()  # this session's other connections (the live server thread's) stay up below
     process = start_celery("inference", tmp_path / "w.log", env={"GLASSBOX_WORKER_HEARTBEAT_SECONDS": "0.5"})
     try:
         row = wait_for(lambda: WorkerStatus.objects.first(), timeout=90, what="the worker's status row")
@@ -97,11 +107,12 @@ def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_pat
         first = row.heartbeat_at
         wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > first, timeout=10, what="a heartbeat")
         # The database drops the worker's connection (a restart, a failover): the thread reconnects and goes on.
+        # Only the worker's connections, those opened since it started: the session's live server thread keeps
+        # one that later browser tests need.
+        workers = sorted(backend_pids() - before)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [workers])
+            assert cursor.fetchall(), "no worker connection to drop"
         dropped = timezone.now()
         wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > dropped, timeout=10, what="a reconnect")
         html = client_for(operator).get(reverse("operator-workers")).content.decode()

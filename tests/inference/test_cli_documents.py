@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from pypdf import PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from inference.cli import main
+from tests.service.test_submission import pdf  # the web form's tests build the same PDFs
 
 RUN = ["run", "--quantization", "bf16", "--json", "--thinking-budget", "4", "--answer-budget", "4"]
-
-
-def pdf(text: str | None) -> bytes:
-    """A one-page PDF with ``text`` in its text layer (None: a page with no text, like a scan)."""
-    writer = PdfWriter()
-    page = writer.add_blank_page(width=300, height=300)
-    if text:
-        font = DictionaryObject(
-            {
-                NameObject("/Type"): NameObject("/Font"),
-                NameObject("/Subtype"): NameObject("/Type1"),
-                NameObject("/BaseFont"): NameObject("/Helvetica"),
-            }
-        )
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
-        )
-        stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 12 Tf 20 200 Td ({text}) Tj ET".encode())
-        page[NameObject("/Contents")] = writer._add_object(stream)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

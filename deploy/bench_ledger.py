@@ -37,20 +37,7 @@ def setup(reuse: bool = False) -> None:
     if reuse:
         _environ(url)
         return
-    psql = [
-        str(localservices._pg_bin() / "psql"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(PORT),
-        "-U",
-        "glassbox",
-        "-d",
-        "postgres",
-        "-qc",
-    ]
-    subprocess.run([*psql, "DROP DATABASE IF EXISTS ledger_bench"], check=True)
-    subprocess.run([*psql, "CREATE DATABASE ledger_bench"], check=True)
+    localservices.fresh_database(PORT, "ledger_bench")
     BUILT.unlink(missing_ok=True)
     _environ(url)
 

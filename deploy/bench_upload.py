@@ -31,20 +31,7 @@ CASES = {
 def setup() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     url = localservices.start_postgres(VAR, PORT, fast=True)
-    psql = [
-        str(localservices._pg_bin() / "psql"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(PORT),
-        "-U",
-        "glassbox",
-        "-d",
-        "postgres",
-        "-qc",
-    ]
-    subprocess.run([*psql, "DROP DATABASE IF EXISTS upload_bench"], check=True)
-    subprocess.run([*psql, "CREATE DATABASE upload_bench"], check=True)
+    localservices.fresh_database(PORT, "upload_bench")
     sys.path.insert(0, str(ROOT))
     from inference.tiny_model import make_tiny_model
 

@@ -141,6 +141,14 @@ def start_postgres(var: Path, port: int, fast: bool = False) -> str:
     return f"postgresql://{ROLE}@127.0.0.1:{port}/{DATABASE}"
 
 
+def fresh_database(port: int, name: str) -> str:
+    """Drop and recreate database ``name`` on the local server at ``port`` (benchmarks start empty); its URL."""
+    psql = [str(_pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", "postgres", "-qc"]
+    _pg([*psql, f"DROP DATABASE IF EXISTS {name}"], "psql", cwd=Path("/"))
+    _pg([*psql, f"CREATE DATABASE {name}"], "psql", cwd=Path("/"))
+    return f"postgresql://{ROLE}@127.0.0.1:{port}/{name}"
+
+
 def postgres_pid(var: Path) -> int | None:
     """The postmaster's pid for ``var``'s cluster, from its pid file, or None."""
     with contextlib.suppress(OSError, IndexError, ValueError):

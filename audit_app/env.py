@@ -114,4 +114,5 @@ class GlassboxSettings(TypedDict):
     LEDGER_KEY: str
     CHECKPOINT_INTERVAL_SECONDS: float
     TEST_LOAD_DELAY_SECONDS: float
+    TEST_STEP_DELAY_SECONDS: float
     WORKER_HEARTBEAT_SECONDS: float

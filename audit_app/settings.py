@@ -178,6 +178,8 @@ GLASSBOX: GlassboxSettings = {
     "CHECKPOINT_INTERVAL_SECONDS": env_float("GLASSBOX_CHECKPOINT_INTERVAL_SECONDS", 5.0),
     # Test only: a slow model load with the tiny model; audit_app/worker.py refuses it with a real model.
     "TEST_LOAD_DELAY_SECONDS": env_float("GLASSBOX_TEST_LOAD_DELAY_SECONDS", 0.0),
+    # Test only: a pause at each decoding step, so a test can act on a job mid-run; refused likewise.
+    "TEST_STEP_DELAY_SECONDS": env_float("GLASSBOX_TEST_STEP_DELAY_SECONDS", 0.0),
     # How often each inference process writes its WorkerStatus row (operators' Workers page).
     "WORKER_HEARTBEAT_SECONDS": env_float("GLASSBOX_WORKER_HEARTBEAT_SECONDS", 15.0),
 }

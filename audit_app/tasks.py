@@ -57,7 +57,7 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
         result = engine.generate(
             pipeline.reasoning_request(job),
             on_progress=writer,
-            should_cancel=writer.should_cancel,
+            should_cancel=worker.paced(writer.should_cancel),
             progress_interval=settings.GLASSBOX["PROGRESS_INTERVAL"],
         )
     except SoftTimeLimitExceeded:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import bootsteps
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _engine: Engine | None = None
 _load_error: InferenceError | None = None
+# Settings that fake slowness with the tiny model; refused with a real one.
+TEST_ONLY = ("TEST_LOAD_DELAY_SECONDS", "TEST_STEP_DELAY_SECONDS")
 
 
 def get_engine() -> Engine:
@@ -48,14 +51,31 @@ def get_engine() -> Engine:
 
 def _load() -> Engine:
     config = settings.GLASSBOX
-    delay = config["TEST_LOAD_DELAY_SECONDS"]
-    if delay <= 0:
+    test_only = [name for name in TEST_ONLY if config[name] > 0]
+    if not test_only:
         return Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"])
     prompts = PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"])
     if not prompts.files.config.get(TEST_MODEL_MARKER, False):
-        raise InferenceError("GLASSBOX_TEST_LOAD_DELAY_SECONDS is a test-only setting, refused with a real model.")
-    time.sleep(delay)  # stands in for the minutes a 24B model takes to load
+        names = " and ".join(f"GLASSBOX_{name}" for name in test_only)
+        raise InferenceError(f"{names} is a test-only setting, refused with a real model.")
+    time.sleep(config["TEST_LOAD_DELAY_SECONDS"])  # stands in for the minutes a 24B model takes to load
     return Engine.from_prompts(prompts, config["QUANTIZATION"])
+
+
+def paced(should_cancel: Callable[[], bool]) -> Callable[[], bool]:
+    """The engine's per-step check, slowed by GLASSBOX_TEST_STEP_DELAY_SECONDS so tests can act mid-run.
+
+    Safe to apply to every job: ``_load`` refuses the setting unless the model is the tiny test model.
+    """
+    delay = settings.GLASSBOX["TEST_STEP_DELAY_SECONDS"]
+    if delay <= 0:
+        return should_cancel
+
+    def slowly() -> bool:
+        time.sleep(delay)
+        return should_cancel()
+
+    return slowly
 
 
 def serves_inference() -> bool:

@@ -60,7 +60,8 @@ def test_documented_deployment_recovers_a_killed_workers_job_and_signs_checkpoin
     app.control.purge()
     fast = {"GLASSBOX_CHECKPOINT_INTERVAL_SECONDS": "1"}
     parts = [start_documented(part, tmp_path / f"{part}.log", env=fast) for part in ("control", "beat")]
-    first = start_documented("inference", tmp_path / "first.log")
+    # Paced, so the job is still running when the worker is killed, however fast this machine is.
+    first = start_documented("inference", tmp_path / "first.log", env={"GLASSBOX_TEST_STEP_DELAY_SECONDS": "0.1"})
     try:
         job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=MEDIUM)
         wait_for(lambda: (job.refresh_from_db(), job.answer_tokens > 10)[1], what="the job to be mid-run")
@@ -121,16 +122,17 @@ def stop_child(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer or Celery's hard time limit would
 
 
-def test_the_test_only_load_delay_is_refused_with_a_real_model(tmp_path: Path, settings, monkeypatch):
+@pytest.mark.parametrize("name", worker.TEST_ONLY)
+def test_each_test_only_delay_is_refused_with_a_real_model(tmp_path: Path, settings, monkeypatch, name: str):
     real = tmp_path / "model"
     shutil.copytree(settings.GLASSBOX["MODEL_PATH"], real)
     config = json.loads((real / "config.json").read_text())
     del config[TEST_MODEL_MARKER]
     (real / "config.json").write_text(json.dumps(config))
-    settings.GLASSBOX = settings.GLASSBOX | {"MODEL_PATH": str(real), "TEST_LOAD_DELAY_SECONDS": 60.0}
+    settings.GLASSBOX = settings.GLASSBOX | {"MODEL_PATH": str(real), name: 60.0}
     monkeypatch.setattr(worker, "_engine", None)  # this process's engine state is restored afterwards
     monkeypatch.setattr(worker, "_load_error", None)
     started = time.monotonic()
-    with pytest.raises(InferenceError, match="GLASSBOX_TEST_LOAD_DELAY_SECONDS is a test-only setting"):
+    with pytest.raises(InferenceError, match=f"GLASSBOX_{name} is a test-only setting"):
         worker.get_engine()
     assert time.monotonic() - started < 30  # refused before sleeping or loading weights

@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _engine: Engine | None = None
 _load_error: InferenceError | None = None
-# Settings that fake slowness with the tiny model; refused with a real one.
-TEST_ONLY = ("TEST_LOAD_DELAY_SECONDS", "TEST_STEP_DELAY_SECONDS")
 
 
 def get_engine() -> Engine:
@@ -51,14 +49,19 @@ def get_engine() -> Engine:
 
 def _load() -> Engine:
     config = settings.GLASSBOX
-    test_only = [name for name in TEST_ONLY if config[name] > 0]
+    # Settings that fake slowness with the tiny model; refused with a real one.
+    delays = {
+        "TEST_LOAD_DELAY_SECONDS": config["TEST_LOAD_DELAY_SECONDS"],
+        "TEST_STEP_DELAY_SECONDS": config["TEST_STEP_DELAY_SECONDS"],
+    }
+    test_only = [name for name, delay in delays.items() if delay > 0]
     if not test_only:
         return Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"])
     prompts = PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"])
     if not prompts.files.config.get(TEST_MODEL_MARKER, False):
         names = " and ".join(f"GLASSBOX_{name}" for name in test_only)
         raise InferenceError(f"{names} is a test-only setting, refused with a real model.")
-    time.sleep(config["TEST_LOAD_DELAY_SECONDS"])  # stands in for the minutes a 24B model takes to load
+    time.sleep(delays["TEST_LOAD_DELAY_SECONDS"])  # stands in for the minutes a 24B model takes to load
     return Engine.from_prompts(prompts, config["QUANTIZATION"])
 
 

@@ -122,7 +122,7 @@ def stop_child(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer or Celery's hard time limit would
 
 
-@pytest.mark.parametrize("name", worker.TEST_ONLY)
+@pytest.mark.parametrize("name", ["TEST_LOAD_DELAY_SECONDS", "TEST_STEP_DELAY_SECONDS"])
 def test_each_test_only_delay_is_refused_with_a_real_model(tmp_path: Path, settings, monkeypatch, name: str):
     real = tmp_path / "model"
     shutil.copytree(settings.GLASSBOX["MODEL_PATH"], real)

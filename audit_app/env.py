@@ -53,6 +53,22 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def env_counts(name: str, default: str, keys: list[str]) -> dict[str, int]:
+    """``legal=1,clinical=2`` as ``{"legal": 1, "clinical": 2}``: every one of ``keys``, each count 1 or more."""
+    counts: dict[str, int] = {}
+    for item in env_list(name, default):
+        key, _, value = item.partition("=")
+        if key.strip() not in keys or not value.strip().isdigit() or int(value) < 1:
+            raise ImproperlyConfigured(
+                f"{name} must list each of {', '.join(keys)} as name=count with a count of 1 or more, not {item!r}."
+            )
+        counts[key.strip()] = int(value)
+    missing = [key for key in keys if key not in counts]
+    if missing:
+        raise ImproperlyConfigured(f"{name} gives no count for {', '.join(missing)}.")
+    return counts
+
+
 def env_secret(name: str, default: str | None = None) -> str:
     """``NAME``, else the contents of the file named by ``NAME_FILE`` (Docker and systemd secrets)."""
     if os.environ.get(name):
@@ -115,4 +131,9 @@ class GlassboxSettings(TypedDict):
     CHECKPOINT_INTERVAL_SECONDS: float
     TEST_LOAD_DELAY_SECONDS: float
     TEST_STEP_DELAY_SECONDS: float
+    REVIEW_APPROVALS: dict[str, int]
+    REVIEW_OVERDUE_HOURS: float
+    SIGNING_MAX_FAILURES: int
+    SIGNING_LOCK_MINUTES: float
+    BASE_URL: str
     WORKER_HEARTBEAT_SECONDS: float

@@ -10,6 +10,7 @@ from audit_app.env import (
     GlassboxSettings,
     database_from_url,
     env_bool,
+    env_counts,
     env_float,
     env_header,
     env_int,
@@ -180,6 +181,17 @@ GLASSBOX: GlassboxSettings = {
     "TEST_LOAD_DELAY_SECONDS": env_float("GLASSBOX_TEST_LOAD_DELAY_SECONDS", 0.0),
     # Test only: a pause at each decoding step, so a test can act on a job mid-run; refused likewise.
     "TEST_STEP_DELAY_SECONDS": env_float("GLASSBOX_TEST_STEP_DELAY_SECONDS", 0.0),
+    # Distinct approvals a finished job needs per domain before it counts as approved (four eyes for clinical).
+    "REVIEW_APPROVALS": env_counts(
+        "GLASSBOX_REVIEW_APPROVALS", "legal=1,finance=1,clinical=2", ["legal", "finance", "clinical"]
+    ),
+    # A job awaiting review longer than this is highlighted in the review queue.
+    "REVIEW_OVERDUE_HOURS": env_float("GLASSBOX_REVIEW_OVERDUE_HOURS", 24.0),
+    # This many wrong passwords at signing within the lock period lock that user's signing for the period.
+    "SIGNING_MAX_FAILURES": env_int("GLASSBOX_SIGNING_MAX_FAILURES", 3),
+    "SIGNING_LOCK_MINUTES": env_float("GLASSBOX_SIGNING_LOCK_MINUTES", 15.0),
+    # Where users reach the web UI: the links in e-mails start with it.
+    "BASE_URL": env_str("GLASSBOX_BASE_URL", "http://localhost:8000").rstrip("/"),
     # How often each inference process writes its WorkerStatus row (operators' Workers page).
     "WORKER_HEARTBEAT_SECONDS": env_float("GLASSBOX_WORKER_HEARTBEAT_SECONDS", 15.0),
 }

@@ -9,6 +9,7 @@ from audit_app.models.ledger import (
     LedgerVerification,
 )
 from audit_app.models.organisation import Case, Team
+from audit_app.models.review import ReviewerAssignment, ReviewerConclusion, SigningFailure, SignOff
 from audit_app.models.verification import VerificationRun
 from audit_app.models.workers import WorkerStatus
 from audit_app.models.write_once import EvidenceImmutableError, EvidenceWriteError
@@ -27,7 +28,11 @@ __all__ = [
     "LedgerHead",
     "LedgerNode",
     "LedgerVerification",
+    "ReviewerAssignment",
+    "ReviewerConclusion",
     "RunRecord",
+    "SignOff",
+    "SigningFailure",
     "Submission",
     "Team",
     "VerificationRun",

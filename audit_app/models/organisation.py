@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 
 DOMAINS = [("legal", "Legal"), ("finance", "Finance"), ("clinical", "Clinical")]
+# Roles are Django groups of these names (migration 0002); what each may do: docs/oversight.md.
+ANALYST, REVIEWER, AUDITOR, OPERATOR = "analyst", "reviewer", "auditor", "operator"
 
 
 class Team(models.Model):

@@ -8,8 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from audit_app.models import Job, Team
+from audit_app.models.organisation import ANALYST, AUDITOR, OPERATOR, REVIEWER
 
-ANALYST, REVIEWER, AUDITOR, OPERATOR = "analyst", "reviewer", "auditor", "operator"
+__all__ = ["ANALYST", "AUDITOR", "OPERATOR", "REVIEWER", "has_role", "require_role", "roles", "visible_jobs"]
 
 
 def roles(user: User | AnonymousUser) -> frozenset[str]:

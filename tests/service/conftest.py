@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import Browser, sync_playwright
 
-from audit_app.models import Team
+from audit_app.models import Job, ReviewerAssignment, Team
+from tests.factories import FinishedJobFactory
 from tests.service.processes import start_celery, stop
 
 # Debian's Chromium, never a browser download; these flags keep it quiet on a closed network.
@@ -94,3 +95,33 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
         launched.close()
+
+
+def assign(user: User, team: Team, *domains: str) -> User:
+    for domain in domains:
+        ReviewerAssignment.objects.create(user=user, team=team, domain=domain)
+    return user
+
+
+@pytest.fixture
+def reviewer(team: Team) -> User:
+    """Rita reviews the Litigation team's legal and clinical jobs."""
+    user = make_user("rita", "reviewer", None)
+    user.first_name, user.last_name = "Rita", "Reviewer"
+    user.save()
+    return assign(user, team, "legal", "clinical")
+
+
+@pytest.fixture
+def second_reviewer(team: Team) -> User:
+    return assign(make_user("rolf", "reviewer", None), team, "legal", "clinical")
+
+
+@pytest.fixture
+def finished(analyst: User) -> Job:
+    return FinishedJobFactory(submitter=analyst)
+
+
+@pytest.fixture
+def clinical(analyst: User) -> Job:
+    return FinishedJobFactory(submitter=analyst, domain="clinical")

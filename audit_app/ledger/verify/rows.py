@@ -17,7 +17,17 @@ from django.db import connection, models
 
 from audit_app.ledger.records import HASH_FIELDS, OMITTED_WHEN_EMPTY, _value
 from audit_app.ledger.verify.fastjson import compact
-from audit_app.models import AccessEvent, Document, KillSwitchEvent, LedgerVerification, RunRecord, Submission
+from audit_app.models import (
+    AccessEvent,
+    Document,
+    KillSwitchEvent,
+    LedgerVerification,
+    ReviewerConclusion,
+    RunRecord,
+    SigningFailure,
+    SignOff,
+    Submission,
+)
 
 # Ledger kind (the part of an entry's subject before ``:``) → the evidence table its rows live in.
 EVIDENCE: dict[str, type[models.Model]] = {
@@ -26,6 +36,9 @@ EVIDENCE: dict[str, type[models.Model]] = {
     "kill_switch": KillSwitchEvent,
     "access": AccessEvent,
     "verification": LedgerVerification,
+    "signoff": SignOff,
+    "conclusion": ReviewerConclusion,
+    "signing_failure": SigningFailure,
 }
 
 

@@ -136,4 +136,6 @@ class GlassboxSettings(TypedDict):
     SIGNING_MAX_FAILURES: int
     SIGNING_LOCK_MINUTES: float
     BASE_URL: str
+    NOTIFICATION_RETRIES: int
+    NOTIFICATION_RETRY_SECONDS: float
     WORKER_HEARTBEAT_SECONDS: float

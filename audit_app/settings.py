@@ -149,7 +149,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # would then receive the control queue's messages too.
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("inference", "control")]
 CELERY_TASK_DEFAULT_QUEUE = "control"
-CELERY_TASK_ROUTES = {"glassbox.run_job": {"queue": "inference"}}
+CELERY_TASK_ROUTES = {
+    "glassbox.run_job": {"queue": "inference"},
+    "glassbox.send_notification": {"queue": "control"},  # mail never waits behind a model run
+}
 # Celery SIGKILLs a pool child that has not reported "up" within this time. The model loads before the
 # child reports up (audit_app/worker.py), and a 24B load takes minutes: the 4 s default would kill every
 # replacement child after an OOM or a hard time limit, forever. Sized for a model load instead.
@@ -192,6 +195,10 @@ GLASSBOX: GlassboxSettings = {
     "SIGNING_LOCK_MINUTES": env_float("GLASSBOX_SIGNING_LOCK_MINUTES", 15.0),
     # Where users reach the web UI: the links in e-mails start with it.
     "BASE_URL": env_str("GLASSBOX_BASE_URL", "http://localhost:8000").rstrip("/"),
+    # An e-mail the mail server refused or could not take is tried again this many times, waiting this
+    # long before the first retry and twice as long before each next one (at most an hour).
+    "NOTIFICATION_RETRIES": env_int("GLASSBOX_NOTIFICATION_RETRIES", 8),
+    "NOTIFICATION_RETRY_SECONDS": env_float("GLASSBOX_NOTIFICATION_RETRY_SECONDS", 60.0),
     # How often each inference process writes its WorkerStatus row (operators' Workers page).
     "WORKER_HEARTBEAT_SECONDS": env_float("GLASSBOX_WORKER_HEARTBEAT_SECONDS", 15.0),
 }
@@ -208,6 +215,18 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": GLASSBOX["CHECKPOINT_INTERVAL_SECONDS"]},
     },
 }
+
+# E-mail notifications (docs/operations.md, "Notifications"): SMTP unless configured otherwise; the demo
+# prints them on the control worker's log (console backend). A timeout, so an unreachable server fails the
+# attempt (and the task retries it) instead of holding the control worker forever.
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "glassbox@localhost")
 
 LOGGING = {
     "version": 1,

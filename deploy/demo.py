@@ -48,6 +48,7 @@ def prepare_environment() -> dict[str, str]:
             raise SystemExit(f"Making the demo's ledger key failed: {made.stderr.strip() or made.stdout.strip()}")
     env.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(ledger_key))
     env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
+    notification_defaults(env)
     if not env.get("MAGISTRAL_MODEL_PATH"):
         tiny = VAR / "tiny-model"
         if not (tiny / "model.safetensors").exists():
@@ -61,6 +62,13 @@ def prepare_environment() -> dict[str, str]:
         )
     write_env_file(env)
     return env
+
+
+def notification_defaults(env: dict[str, str]) -> None:
+    """E-mails are printed on the control worker's log (``logs/control.log``), never sent, and link to this
+    demo's own address; a person's own settings win."""
+    env.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    env.setdefault("GLASSBOX_BASE_URL", f"http://127.0.0.1:{PORT}")
 
 
 def write_env_file(env: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ Importing this module loads no model and reads no setting: time limits are read 
 from __future__ import annotations
 
 import logging
+import smtplib
 import uuid
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.conf import settings
 
 from audit_app import worker
 from audit_app.ledger.signer import SigningRefused, sign_now
-from audit_app.services import pipeline
+from audit_app.services import notifications, pipeline
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.verification import run_verification
 from inference import InferenceError
@@ -94,3 +95,26 @@ def verify_ledger(run_id: int) -> bool | None:
     """Whole-ledger verification for the auditor page (a run id, never the web request)."""
     result = run_verification(run_id)
     return None if result is None else result.ok
+
+
+@shared_task(name="glassbox.send_notification", bind=True, ignore_result=True)
+def send_notification(self: Task[Any, Any], event: str, job_id: int, user_id: int) -> str:
+    """One e-mail (services/notifications.py); an unreachable or refusing mail server is retried with backoff."""
+    try:
+        sent = notifications.deliver(event, job_id, user_id)
+    except (smtplib.SMTPException, OSError) as error:
+        retries = settings.GLASSBOX["NOTIFICATION_RETRIES"]
+        if self.request.retries >= retries:
+            logger.error(
+                "The %s e-mail for job %s to user %s was not sent after %s attempts: %s",
+                event,
+                job_id,
+                user_id,
+                retries + 1,
+                error,
+            )
+            return "failed"
+        delay = min(3600.0, settings.GLASSBOX["NOTIFICATION_RETRY_SECONDS"] * 2**self.request.retries)
+        logger.warning("The %s e-mail for job %s failed (%s); retrying in %.0f s.", event, job_id, error, delay)
+        raise self.retry(exc=error, countdown=delay, max_retries=retries) from None
+    return "sent" if sent else "skipped"

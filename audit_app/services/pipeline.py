@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit_app.ledger import derived
 from audit_app.models import Document, Job, RunRecord
+from audit_app.services import notifications
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.queueing import send_missing_messages
 from audit_app.services.store import store_evidence
@@ -141,6 +142,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
                 "partial_answer",
             ]
         )
+        notifications.run_recorded(job)  # reviewers are told once this transaction commits
     return run
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit_app.models import Job, ReviewerAssignment, ReviewerConclusion, RunRecord, SigningFailure, SignOff
 from audit_app.models.organisation import REVIEWER
 from audit_app.models.review import APPROVED, CHANGES_REQUESTED, MEANINGS, REJECTED
+from audit_app.services import notifications
 from audit_app.services.evidence import Ledgered, check_rows, ledgered_time
 from audit_app.services.store import store_evidence
 
@@ -343,4 +344,5 @@ def _store(job_id: int, signer: User, form: SignOffForm, reason: str, conclusion
                 text=conclusion,
             )
         )
+    notifications.signed(job)  # the submitter or the other reviewers are told once this transaction commits
     return signature

@@ -7,9 +7,11 @@ demo uses) or fails against a mail server that is not there, retrying and then l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,9 @@ from django.db import transaction
 
 from audit_app.celery import app
 from audit_app.models import Job, SignOff
+from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from audit_app.services.review import SignOffForm, SignOffRefused, review_of, sign_off
-from tests.factories import FinishedJobFactory
+from tests.factories import FinishedJobFactory, JobFactory, engine
 from tests.service.conftest import assign, make_user
 from tests.service.processes import start_celery, stop, wait_for
 
@@ -103,6 +106,22 @@ def test_a_finished_job_tells_each_reviewer_in_scope_but_not_its_submitter(
     assert "Team: Litigation" in message.body
     assert_no_content(message, job)
     assert "User nemo has no e-mail address" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_cancelled_run_asks_nobody_to_review(
+    eager, analyst, reviewer, mailoutbox, django_capture_on_commit_callbacks
+):
+    with_email(reviewer)
+    job = JobFactory(submitter=analyst)
+    token = uuid.uuid4()
+    claimed = claim_job(job.pk, token)
+    assert claimed is not None
+    result = dataclasses.replace(engine().generate(reasoning_request(claimed)), finish_reason="cancelled")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert record_run(job.pk, token, result) is not None
+    assert Job.objects.get(pk=job.pk).status == Job.CANCELLED
+    assert mailoutbox == []
 
 
 @pytest.mark.django_db

@@ -31,7 +31,11 @@ from audit_app.models import (
 )
 
 # Review evidence: each kind's rows name their job in ``job_id`` (as their ledgered records do).
-REVIEW_KINDS = {"signoff": SignOff, "conclusion": ReviewerConclusion, "signing_failure": SigningFailure}
+REVIEW_KINDS: dict[str, type[SignOff] | type[ReviewerConclusion] | type[SigningFailure]] = {
+    "signoff": SignOff,
+    "conclusion": ReviewerConclusion,
+    "signing_failure": SigningFailure,
+}
 
 
 def find_entry(reference: str) -> LedgerEntry:

@@ -3,10 +3,15 @@
 Evidence reaches jobs and cases through surrogate ids in rows the application may edit. Each
 binding is therefore also held as content in a ledgered record: a run carries the record hash of
 the submission it answers, a re-run the record hash of the submission it repeats, a submission its
-case reference, case title and team name, and a
-submission's ledger entry the id of its job. ``verify_ledger`` checks those records against their
-entries; this module checks the mutable rows against the records. Each check is one set-based query,
-so the cost stays a few table scans however many rows there are.
+case reference, case title and team name, and a submission's ledger entry the id of its job.
+``verify_ledger`` checks those records against their entries; this module checks the mutable rows
+against the records. Each check is one set-based query, so the cost stays a few table scans however
+many rows there are.
+
+Sign-offs and reviewers' conclusions carry the record hash of the run record they sign (21 CFR 11.70),
+and a conclusion that of the sign-off it was given with. The walk cannot see a row ledgered with the
+wrong hash (``sign_off`` never writes one, but anyone able to call the evidence helper can); the checks
+here name it, and name a re-pointed row a second time, saying whose record it really signs.
 """
 
 from __future__ import annotations
@@ -62,6 +67,34 @@ SELECT s.id, s.rerun_of_sha256 FROM audit_app_submission s
  WHERE s.rerun_of_sha256 <> '' AND NOT EXISTS (
        SELECT 1 FROM audit_app_submission b WHERE b.record_sha256 = s.rerun_of_sha256 AND b.id < s.id)
  ORDER BY s.id
+"""
+
+# Sign-offs and conclusions (``table``) bound to a record hash that is not their job's run record: re-pointed
+# rows, and rows ledgered with another record's hash (only the evidence helper, not ``sign_off``, can write
+# one). Names the run and job the hash belongs to, if any. One join; the lateral probe runs per mismatch only.
+SIGNED = """
+SELECT x.id, x.job_id, x.run_record_sha256, own.record_sha256, bound.id, bound.job_id
+  FROM {table} x
+  LEFT JOIN audit_app_runrecord own ON own.job_id = x.job_id
+  LEFT JOIN LATERAL (SELECT b.id, b.job_id FROM audit_app_runrecord b
+                      WHERE b.record_sha256 = x.run_record_sha256 ORDER BY b.id LIMIT 1) bound ON true
+ WHERE own.record_sha256 IS DISTINCT FROM x.run_record_sha256
+ ORDER BY x.id
+"""
+SIGNED_TABLES = ("audit_app_signoff", "audit_app_reviewerconclusion")
+
+# Conclusions whose sign-off hash names no sign-off of the same job by the same reviewer: a conclusion
+# copied from another job's or another reviewer's signature. Names the sign-off the hash belongs to, if any.
+# A hash join (an anti-join once PostgreSQL sees ``own.id IS NULL``); the lateral probe runs per mismatch only.
+CONCLUSIONS = """
+SELECT c.id, c.job_id, c.author_id, c.signoff_record_sha256, s.id, s.job_id, s.signer_id
+  FROM audit_app_reviewerconclusion c
+  LEFT JOIN audit_app_signoff own ON own.record_sha256 = c.signoff_record_sha256
+                                 AND own.job_id = c.job_id AND own.signer_id = c.author_id
+  LEFT JOIN LATERAL (SELECT b.id, b.job_id, b.signer_id FROM audit_app_signoff b
+                      WHERE b.record_sha256 = c.signoff_record_sha256 ORDER BY b.id LIMIT 1) s ON true
+ WHERE own.id IS NULL
+ ORDER BY c.id
 """
 
 
@@ -161,3 +194,29 @@ def check_bindings(ledgered_jobs: Sequence[tuple[str, str | None]] | None = None
                 f"is recorded as a re-run of the submission with record hash {rerun_of}, which no earlier "
                 "submission has.",
             )
+        yield from _signed_problems(cursor)
+
+
+def _signed_problems(cursor: Any) -> Iterator[Problem]:
+    """Sign-offs and conclusions not bound to their own job's run record, conclusions not to their own sign-off."""
+    for table in SIGNED_TABLES:
+        cursor.execute(SIGNED.format(table=table))
+        for row_id, job_id, bound_hash, own_hash, run_id, run_job in cursor.fetchall():
+            if run_id is not None:
+                whose = f"which is the run record of job {run_job} (run {run_id})"
+            else:
+                whose = "which no run record has"
+            own = f"job {job_id}'s run record is {own_hash}" if own_hash else f"job {job_id} has no run record"
+            yield Problem(table, str(row_id), f"names job {job_id} but signs run record {bound_hash}, {whose}; {own}.")
+    cursor.execute(CONCLUSIONS)
+    for row_id, job_id, author_id, bound_hash, signoff_id, signoff_job, signer_id in cursor.fetchall():
+        if signoff_id is None:
+            whose = "which no sign-off has"
+        else:
+            whose = f"sign-off {signoff_id}, given by user {signer_id} on job {signoff_job}"
+        yield Problem(
+            "audit_app_reviewerconclusion",
+            str(row_id),
+            f"by user {author_id} on job {job_id} was given with the sign-off with record hash {bound_hash}, "
+            f"{whose}, not a sign-off of its own author on its own job.",
+        )

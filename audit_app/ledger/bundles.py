@@ -2,9 +2,10 @@
 under one signed checkpoint, with the public key. ``standalone.py`` verifies them offline.
 
 A job's entries are found by subject, never by scanning payloads: its submission (``submission:<id>``),
-its runs (``run:<id>``), accesses to the job or to those entries (the access event's own subject), and the
-kill-switch events ledgered between its submission and its last run (a suspension cancels running jobs:
-the event is the why of a cancelled run). Future kinds that name a job join through ``JOB_SUBJECTS``.
+its runs (``run:<id>``), its review (``signoff:<id>``, ``conclusion:<id>``, ``signing_failure:<id>``),
+accesses to the job or to any of those entries (the access event's own subject), and the kill-switch
+events ledgered between its submission and its last run (a suspension cancels running jobs: the event is
+the why of a cancelled run; a review comes after the run, so it does not widen that window).
 """
 
 from __future__ import annotations
@@ -18,7 +19,23 @@ from audit_app.ledger import merkle
 from audit_app.ledger.log import fetch_nodes
 from audit_app.ledger.signer import public_verifier_key, sign_now
 from audit_app.ledger.standalone import BUNDLE_FORMAT, canonical_json
-from audit_app.models import AccessEvent, Checkpoint, Job, LedgerEntry, RunRecord
+from audit_app.models import (
+    AccessEvent,
+    Checkpoint,
+    Job,
+    LedgerEntry,
+    ReviewerConclusion,
+    RunRecord,
+    SigningFailure,
+    SignOff,
+)
+
+# Review evidence: each kind's rows name their job in ``job_id`` (as their ledgered records do).
+REVIEW_KINDS: dict[str, type[SignOff] | type[ReviewerConclusion] | type[SigningFailure]] = {
+    "signoff": SignOff,
+    "conclusion": ReviewerConclusion,
+    "signing_failure": SigningFailure,
+}
 
 
 def find_entry(reference: str) -> LedgerEntry:
@@ -35,7 +52,7 @@ def find_entry(reference: str) -> LedgerEntry:
 
 
 def job_of(entry: LedgerEntry) -> Job | None:
-    """The job an entry of kind submission or run belongs to, else None."""
+    """The job an entry of kind submission, run, sign-off, conclusion or signing failure belongs to, else None."""
     kind, _, pk = entry.subject.partition(":")
     if not pk.isdigit():
         return None
@@ -43,6 +60,9 @@ def job_of(entry: LedgerEntry) -> Job | None:
         return Job.objects.filter(submission_id=int(pk)).first()
     if kind == "run":
         return Job.objects.filter(run__pk=int(pk)).first()
+    if kind in REVIEW_KINDS:
+        job_id = REVIEW_KINDS[kind].objects.filter(pk=int(pk)).values_list("job_id", flat=True).first()
+        return None if job_id is None else Job.objects.filter(pk=job_id).first()
     return None
 
 
@@ -50,6 +70,15 @@ def job_subjects(job: Job) -> list[str]:
     """The subjects of a job's own evidence entries: its submission and its run."""
     runs = RunRecord.objects.filter(job=job).values_list("pk", flat=True)
     return [f"submission:{job.submission_id}", *(f"run:{pk}" for pk in runs)]
+
+
+def review_subjects(job: Job) -> list[str]:
+    """The subjects of a job's review evidence: its sign-offs, conclusions and failed signing attempts."""
+    return [
+        f"{kind}:{pk}"
+        for kind, model in REVIEW_KINDS.items()
+        for pk in model.objects.filter(job=job).order_by("pk").values_list("pk", flat=True)
+    ]
 
 
 def access_subjects(subjects: list[str]) -> list[str]:
@@ -61,7 +90,8 @@ def access_subjects(subjects: list[str]) -> list[str]:
 def job_entries(job: Job) -> list[LedgerEntry]:
     """All entries of ``job`` in log order (see the module's docstring for which)."""
     own = list(LedgerEntry.objects.filter(subject__in=job_subjects(job)).order_by("sequence"))
-    accessed = [f"job:{job.pk}", *(entry.subject for entry in own)]
+    reviewed = list(LedgerEntry.objects.filter(subject__in=review_subjects(job)))
+    accessed = [f"job:{job.pk}", *(entry.subject for entry in [*own, *reviewed])]
     wanted = Q(subject__in=access_subjects(accessed))
     if own:
         # Suspensions and resumptions while the job lived: from its submission to its run, to its end if it
@@ -72,7 +102,7 @@ def job_entries(job: Job) -> list[LedgerEntry]:
         elif job.finished_at is not None:
             window &= Q(recorded_at__lte=job.finished_at)
         wanted |= window
-    return sorted([*own, *LedgerEntry.objects.filter(wanted)], key=lambda entry: entry.sequence)
+    return sorted([*own, *reviewed, *LedgerEntry.objects.filter(wanted)], key=lambda entry: entry.sequence)
 
 
 def subject_entries(subject: str) -> list[LedgerEntry]:

@@ -277,7 +277,8 @@ def check_entries_belong(subject: str, payloads: list[dict[str, Any]]) -> None:
 
     For ``job:N``: its submission (``job`` N), its runs (``job_id`` N), accesses to it or to one of the
     bundle's own entries, kill-switch events while it lived (context, they name no job), and any other
-    kind that names job N. For any other subject: the entry itself and accesses to it.
+    kind that names job N (sign-offs, conclusions, signing failures). For any other subject: the entry
+    itself and accesses to it.
     """
     own = {str(payload.get("subject")) for payload in payloads} | {subject}
     job = subject.partition(":")[2] if subject.startswith("job:") else None
@@ -296,6 +297,37 @@ def check_entries_belong(subject: str, payloads: list[dict[str, Any]]) -> None:
             raise VerificationError(f"Entry {payload.get('subject')!r} of the bundle is not about {subject}.")
     if job is not None and sum(payload.get("kind") == "submission" for payload in payloads) != 1:
         raise VerificationError(f"The bundle of {subject} does not hold exactly one submission entry.")
+    if job is not None:
+        check_review_bindings(subject, payloads)
+
+
+def check_review_bindings(subject: str, payloads: list[dict[str, Any]]) -> None:
+    """21 CFR 11.70 offline: each sign-off and conclusion signs a run record of this bundle, and each
+    conclusion was given with a sign-off of this bundle by its own author, so none was copied from elsewhere."""
+    runs = {payload.get("record_sha256") for payload in payloads if payload.get("kind") == "run"}
+    signers = {
+        payload.get("record_sha256"): _record(payload).get("signer_id")
+        for payload in payloads
+        if payload.get("kind") == "signoff"
+    }
+    for payload in payloads:
+        kind, record = payload.get("kind"), _record(payload)
+        if kind in ("signoff", "conclusion") and record.get("run_record_sha256") not in runs:
+            raise VerificationError(
+                f"Entry {payload.get('subject')!r} signs run record {record.get('run_record_sha256')}, "
+                f"which is not a run record of {subject} in the bundle."
+            )
+        bound = record.get("signoff_record_sha256")
+        if kind == "conclusion" and (bound not in signers or signers[bound] != record.get("author_id")):
+            raise VerificationError(
+                f"Entry {payload.get('subject')!r} was given with sign-off {bound}, which is not its author's "
+                f"sign-off of {subject} in the bundle."
+            )
+
+
+def _record(payload: dict[str, Any]) -> dict[str, Any]:
+    record = payload.get("record")
+    return record if isinstance(record, dict) else {}
 
 
 def verify_bundle_v1(bundle: dict[str, Any], verifier_key: str) -> str:

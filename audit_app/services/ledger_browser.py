@@ -15,16 +15,45 @@ from typing import Any
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
-from audit_app.models import AccessEvent, Job, KillSwitchEvent, LedgerEntry, LedgerVerification, RunRecord, Submission
+from audit_app.models import (
+    AccessEvent,
+    Job,
+    KillSwitchEvent,
+    LedgerEntry,
+    LedgerVerification,
+    ReviewerConclusion,
+    RunRecord,
+    SigningFailure,
+    SignOff,
+    Submission,
+)
 
-KINDS = ["submission", "run", "kill_switch", "access", "verification"]
-# The column that names the person, for each kind whose record has one (runs are the worker's, not a person's).
-ACTORS: list[tuple[str, Any, str]] = [
-    ("submission", Submission, "submitted_by_name"),
-    ("kill_switch", KillSwitchEvent, "actor_name"),
-    ("access", AccessEvent, "actor_name"),
-    ("verification", LedgerVerification, "requested_by_name"),
+# Each kind with the name an auditor reads in the filter and the entry lists.
+KIND_LABELS = {
+    "submission": "Submission",
+    "run": "Run record",
+    "kill_switch": "Kill-switch event",
+    "access": "Access",
+    "verification": "Verification",
+    "signoff": "Sign-off",
+    "conclusion": "Reviewer's conclusion",
+    "signing_failure": "Signing failure",
+}
+KINDS = list(KIND_LABELS)
+# For each kind whose record names a person (runs are the worker's, not a person's): the record's column
+# shown as "by", and the lookup the user filter matches a user name against (a conclusion's record has
+# only the printed name, so its filter goes through the author's account).
+ACTORS: list[tuple[str, Any, str, str]] = [
+    ("submission", Submission, "submitted_by_name", "submitted_by_name"),
+    ("kill_switch", KillSwitchEvent, "actor_name", "actor_name"),
+    ("access", AccessEvent, "actor_name", "actor_name"),
+    ("verification", LedgerVerification, "requested_by_name", "requested_by_name"),
+    ("signoff", SignOff, "signer_username", "signer_username"),
+    ("conclusion", ReviewerConclusion, "author_name", "author__username"),
+    ("signing_failure", SigningFailure, "username", "username"),
 ]
+# Kinds whose record names its job in ``job_id``.
+JOB_KINDS = {"run", "signoff", "conclusion", "signing_failure"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +61,11 @@ class EntryLine:
     entry: LedgerEntry
     actor: str
     action: str  # for access entries: view or export, and of what
-    job: int | None  # the job a submission, run or access entry is about
+    job: int | None  # the job a submission, run, review or access entry is about
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.entry.kind, self.entry.kind)
 
 
 def payload_of(entry: LedgerEntry) -> dict[str, Any]:
@@ -47,7 +80,7 @@ def describe(entry: LedgerEntry) -> EntryLine:
     payload = payload_of(entry)
     record = payload.get("record") if isinstance(payload.get("record"), dict) else {}
     assert isinstance(record, dict)
-    actor = next((str(record[name]) for _, _, name in ACTORS if name in record), "")
+    actor = next((str(record[name]) for kind, _, name, _ in ACTORS if kind == entry.kind and name in record), "")
     action, job = "", None
     if entry.kind == "access":
         action = f"{record.get('action', '?')} of {record.get('subject', '?')}"
@@ -55,7 +88,7 @@ def describe(entry: LedgerEntry) -> EntryLine:
         job = int(accessed[4:]) if accessed.startswith("job:") and accessed[4:].isdigit() else None
     elif entry.kind == "submission" and isinstance(payload.get("job"), int):
         job = payload["job"]
-    elif entry.kind == "run" and isinstance(record.get("job_id"), int):
+    elif entry.kind in JOB_KINDS and isinstance(record.get("job_id"), int):
         job = record["job_id"]
     return EntryLine(entry, actor, action, job)
 
@@ -67,8 +100,8 @@ def entries(kind: str = "", user: str = "") -> QuerySet[LedgerEntry]:
         found = found.filter(kind=kind)
     if user:
         by_user = Q(pk__in=[])
-        for name, model, column in ACTORS:
-            subjects = model.objects.filter(**{column: user}).annotate(
+        for name, model, _, lookup in ACTORS:
+            subjects = model.objects.filter(**{lookup: user}).annotate(
                 entry_subject=Concat(Value(f"{name}:"), Cast("pk", CharField()))
             )
             by_user |= Q(subject__in=subjects.values("entry_subject"))

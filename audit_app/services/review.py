@@ -131,8 +131,9 @@ def reviews(jobs: Sequence[Job]) -> dict[int, Review]:
     for job in jobs:
         bound = run_hash.get(job.pk)
         signed_here = _bound_records("Sign-off", [signed[s.pk] for s in signoffs if s.job_id == job.pk], job, bound)
-        concluded_here = _bound_records(
-            "Conclusion", [concluded[c.pk] for c in conclusions if c.job_id == job.pk], job, bound
+        concluded_here = _given_with(
+            signed_here[0],
+            _bound_records("Conclusion", [concluded[c.pk] for c in conclusions if c.job_id == job.pk], job, bound),
         )
         problems = [*signed_here[1], *concluded_here[1]]
         texts = [Conclusion(r["author_name"], ledgered_time(r["written_at"]), r["text"]) for r in concluded_here[0]]
@@ -145,7 +146,8 @@ def reviews(jobs: Sequence[Job]) -> dict[int, Review]:
 def _bound_records(
     name: str, checked: list[Ledgered], job: Job, bound: str | None
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The ledgered records bound to ``job``'s run record, and a sentence for each row that is not."""
+    """The ledgered records bound to ``job``'s run record (each with its ``record_sha256``), and a sentence for each
+    row that is not."""
     records, problems = [], []
     for ledgered in checked:
         record = ledgered.record
@@ -156,8 +158,25 @@ def _bound_records(
                 f"{name} {ledgered.subject.partition(':')[2]} is bound to run record "
                 f"{record['run_record_sha256']}, not to this job's."
             )
-        else:
+        else:  # with its ledgered hash, which conclusions name
+            records.append(record | {"record_sha256": ledgered.body.get("record_sha256")})
+    return records, problems
+
+
+def _given_with(
+    signatures: list[dict[str, Any]], concluded: tuple[list[dict[str, Any]], list[str]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Conclusions given with one of the job's ledgered signatures by their own author; a sentence for the rest."""
+    given = {(record["record_sha256"], record["signer_id"]) for record in signatures}
+    records, problems = [], list(concluded[1])
+    for record in concluded[0]:
+        if (record["signoff_record_sha256"], record["author_id"]) in given:
             records.append(record)
+        else:
+            problems.append(
+                f"A conclusion by {record['author_name']} names sign-off {record['signoff_record_sha256']}, "
+                "which is not a signature of its author on this job."
+            )
     return records, problems
 
 

@@ -22,7 +22,14 @@ from django.views.decorators.http import require_POST
 from audit_app.models import Checkpoint, Job, LedgerEntry, LedgerVerification, VerificationRun
 from audit_app.services.evidence import ledger_size, verifier_key
 from audit_app.services.exports import ExportRefused, export_job
-from audit_app.services.ledger_browser import KINDS, access_history, describe, entries, record_subjects
+from audit_app.services.ledger_browser import (
+    KIND_LABELS,
+    KINDS,
+    access_history,
+    describe,
+    entries,
+    record_subjects,
+)
 from audit_app.services.verification import request_verification
 from audit_app.web.permissions import AUDITOR, require_role
 
@@ -79,7 +86,14 @@ def ledger_entries(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries(kind, user), 50).get_page(request.GET.get("page"))
     lines = [describe(entry) for entry in page]
     query = urlencode({"kind": kind, "user": user})
-    context = {"page": page, "lines": lines, "kind": kind, "user_filter": user, "kinds": KINDS, "query": query}
+    context = {
+        "page": page,
+        "lines": lines,
+        "kind": kind,
+        "user_filter": user,
+        "kinds": list(KIND_LABELS.items()),
+        "query": query,
+    }
     return render(request, "auditor/entries.html", context)
 
 

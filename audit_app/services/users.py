@@ -44,7 +44,9 @@ def _refusal(names: str) -> AccountDeletionRefused:
 
 
 def refuse_user_deletion(sender: type[User], instance: User, **kwargs: Any) -> None:
-    """pre_delete receiver for User: the backstop for any deletion path the two guards below do not see."""
+    """pre_delete receiver for User: the backstop for deletion paths the two guards below do not see
+    (``User._base_manager``, cascades); it runs only when no protected row names the user, else Django's
+    ProtectedError refuses first."""
     raise _refusal(instance.get_username())
 
 
@@ -52,8 +54,11 @@ def _refuse_instance_delete(self: User, *args: Any, **kwargs: Any) -> Any:
     raise _refusal(self.get_username())
 
 
-def _refuse_queryset_delete(self: QuerySet[User]) -> Any:
-    raise _refusal(", ".join(self.values_list("username", flat=True)[:10]))
+class UndeletableUserQuerySet(QuerySet[User]):
+    """``User.objects``'s queryset: ``delete()`` is refused (a module-level class, so querysets still pickle)."""
+
+    def delete(self) -> Any:
+        raise _refusal(", ".join(self.values_list("username", flat=True)[:10]))
 
 
 def guard_user_deletion() -> None:
@@ -64,8 +69,9 @@ def guard_user_deletion() -> None:
     """
     setattr(User, "delete", _refuse_instance_delete)  # noqa: B010 (User is Django's model; this is the hook)
     manager: Any = User.objects
-    base = manager._queryset_class
-    manager._queryset_class = type("UndeletableUserQuerySet", (base,), {"delete": _refuse_queryset_delete})
+    if manager._queryset_class is not UndeletableUserQuerySet:
+        assert manager._queryset_class is QuerySet, "User.objects has a custom queryset; extend it instead"
+        manager._queryset_class = UndeletableUserQuerySet
     pre_delete.connect(refuse_user_deletion, sender=User, dispatch_uid="glassbox-refuse-user-deletion")
 
 

@@ -4,11 +4,13 @@ deactivated account can neither log in nor sign, while what it did keeps its pri
 from __future__ import annotations
 
 import io
+import pickle
 import re
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -32,8 +34,14 @@ def test_deleting_a_user_through_the_orm_is_refused_instance_and_queryset(analys
         User.objects.filter(username__in=["alice", "rita"]).delete()
     with pytest.raises(AccountDeletionRefused):
         User.objects.all().delete()
-    assert User.objects.count() == users
+    nobody_names_her = make_user("nina", "analyst", None)  # no row protects her: the pre_delete backstop refuses
+    # (Django's collector deletes in a transaction without a savepoint: give it one inside the test's own.)
+    with pytest.raises(AccountDeletionRefused, match="nina was not deleted"), transaction.atomic():
+        User._base_manager.filter(pk=nobody_names_her.pk).delete()
+    assert User.objects.count() == users + 1
     assert User.objects.filter(pk=reviewer.pk, is_active=True).exists()
+    # The guarded queryset is still an ordinary one otherwise.
+    assert list(pickle.loads(pickle.dumps(User.objects.filter(username="rita")))) == [reviewer]
 
 
 def test_deactivate_user_command_deactivates_and_reactivates(reviewer: User):

@@ -280,6 +280,8 @@ def sign_off(job_id: int, signer: User, form: SignOffForm) -> SignOff:
 
     Every refusal stores nothing, except that a wrong user id or password is itself ledgered.
     """
+    if not signer.is_active:  # a deactivated account signs nothing, whatever session it still holds
+        raise SignOffRefused("Your account is deactivated; nothing was signed.")
     locked = signing_locked_until(signer)
     if locked is not None:
         raise SignOffRefused(

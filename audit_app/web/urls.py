@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import auditor, login, operator, views
+from audit_app.web import auditor, login, operator, operator_users, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", login.LoginView.as_view(), name="login"),
@@ -20,4 +20,29 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:pk>/bundle/", auditor.job_bundle, name="job-bundle"),
     path("operator/jobs/", operator.operator_jobs, name="operator-jobs"),
     path("operator/workers/", operator.operator_workers, name="operator-workers"),
+    path("operator/users/", operator_users.operator_users, name="operator-users"),
+    path(
+        "operator/users/<int:pk>/deactivate/",
+        operator_users.set_account_active,
+        {"active": False},
+        name="operator-user-deactivate",
+    ),
+    path(
+        "operator/users/<int:pk>/reactivate/",
+        operator_users.set_account_active,
+        {"active": True},
+        name="operator-user-reactivate",
+    ),
+    path(
+        "operator/users/<int:pk>/assign/",
+        operator_users.change_assignment,
+        {"remove": False},
+        name="operator-user-assign",
+    ),
+    path(
+        "operator/users/<int:pk>/unassign/",
+        operator_users.change_assignment,
+        {"remove": True},
+        name="operator-user-unassign",
+    ),
 ]

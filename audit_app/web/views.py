@@ -22,7 +22,7 @@ from audit_app.services.pipeline import cancel_job
 from audit_app.services.rerun import rerun_job, rerun_links
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.forms import SubmitJobForm
-from audit_app.web.permissions import AUDITOR, OPERATOR, has_role, submitting_team, visible_jobs
+from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, has_role, submitting_team, visible_jobs
 from audit_app.web.uploads import upload_refusals
 from inference import GenerationSettings
 
@@ -146,9 +146,12 @@ def job_live(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    job = get_object_or_404(visible_jobs(user), pk=pk)
-    if submitting_team(user) is None:
-        raise PermissionDenied("Only analysts can cancel jobs; your role lets you read this job, not change it.")
+    job = get_object_or_404(visible_jobs(user).select_related("submission__case"), pk=pk)
+    # Seeing a job is not enough (an auditor sees every team's): only an analyst of its own team may cancel it.
+    if not has_role(user, ANALYST) or not user.teams.filter(pk=job.submission.case.team_id).exists():
+        raise PermissionDenied(
+            "Only analysts can cancel jobs, and only their own team's: your role lets you read this job, not change it."
+        )
     cancel_job(job)
     return redirect("job-detail", pk=pk)
 

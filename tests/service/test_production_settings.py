@@ -32,7 +32,8 @@ def test_password_validators_refuse_weak_passwords_but_seeding_still_works(db):
             validate_password(weak, User(username="alice"))
     validate_password(secrets.token_urlsafe(12))
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115  create_user/set_password skip validators
-    assert User.objects.filter(username__in=["analyst", "auditor", "operator", "reviewer"]).count() == 4
+    demo = ["analyst", "auditor", "operator", "reviewer", "reviewer2"]
+    assert User.objects.filter(username__in=demo).count() == 5
 
 
 def test_proxy_header_names_are_checked(monkeypatch: pytest.MonkeyPatch):

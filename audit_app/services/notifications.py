@@ -81,6 +81,9 @@ def reviewers_of(job: Job) -> list[User]:
 
 def _after_commit(event: str, job: Job, users: list[User]) -> None:
     for user in users:
+        if not user.is_active:  # a deactivated account reads no mail from us (and could not open the link)
+            logger.info("User %s is deactivated: no %s e-mail for job %s.", user.get_username(), event, job.pk)
+            continue
         if not user.email:
             logger.info("User %s has no e-mail address: no %s e-mail for job %s.", user.get_username(), event, job.pk)
             continue
@@ -101,7 +104,7 @@ def deliver(event: str, job_id: int, user_id: int) -> bool:
     job = Job.objects.select_related("submission").get(pk=job_id)
     user = User.objects.get(pk=user_id)
     message = compose(event, job, user)
-    if message is None or not user.email:
+    if message is None or not user.email or not user.is_active:
         logger.info("The %s e-mail for job %s to user %s no longer applies; not sent.", event, job_id, user_id)
         return False
     send_mail(message.subject, message.body, None, [user.email])

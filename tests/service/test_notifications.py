@@ -273,3 +273,17 @@ def test_a_mail_server_outage_is_retried_then_logged_and_the_sign_off_stands(
     log = control_log.read_text()
     assert log.count(f"The outcome e-mail for job {job.pk} failed") == 2  # two retries, then the ERROR
     assert "ERROR" in next(line for line in log.splitlines() if failed in line)
+
+
+@pytest.mark.django_db
+def test_a_deactivated_submitter_gets_no_outcome_mail(
+    eager, analyst, reviewer, mailoutbox, django_capture_on_commit_callbacks
+):
+    with_email(analyst)
+    job = finish(analyst, django_capture_on_commit_callbacks)
+    analyst.is_active = False
+    analyst.save()
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_off(job.pk, reviewer, form(job))
+    assert mailoutbox == []

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import auditor, login, operator, views
+from audit_app.web import auditor, login, operator, review, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", login.LoginView.as_view(), name="login"),
@@ -20,4 +20,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:pk>/bundle/", auditor.job_bundle, name="job-bundle"),
     path("operator/jobs/", operator.operator_jobs, name="operator-jobs"),
     path("operator/workers/", operator.operator_workers, name="operator-workers"),
+    path("review/", review.queue, name="review-queue"),
+    path("jobs/<int:pk>/review/", review.job_review, name="job-review"),
 ]

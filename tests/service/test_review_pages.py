@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailure, SignOff, Team
+from audit_app.services.pipeline import cancel_job, claim_job, fail_job
 from audit_app.services.review import SignOffForm, review_of, sign_off
-from tests.factories import FinishedJobFactory
+from tests.factories import FinishedJobFactory, JobFactory
 from tests.service.conftest import assign, make_user
 
 pytestmark = pytest.mark.django_db
@@ -288,13 +290,14 @@ def test_ones_own_job_shows_no_form_and_a_post_is_refused(team: Team, reviewer: 
 
 
 def test_a_queued_or_cancelled_job_is_not_reviewable(analyst: User, reviewer: User):
-    from audit_app.services.pipeline import cancel_job
-    from tests.factories import JobFactory
-
-    queued, cancelled = JobFactory(submitter=analyst), JobFactory(submitter=analyst)
+    queued, cancelled, failed = (JobFactory(submitter=analyst) for _ in range(3))
     cancel_job(cancelled)
+    token = uuid.uuid4()
+    assert claim_job(failed.pk, token) is not None
+    fail_job(failed.pk, token, "The model could not be loaded.")
     client = client_for(reviewer)
-    for job, status in ((queued, "queued"), (cancelled, "cancelled")):
+    for job, status in ((queued, "queued"), (cancelled, "cancelled"), (failed, "failed")):
+        job.refresh_from_db()
         html = text(client.get(reverse("job-review", args=[job.pk])))
         assert f"This job is {status}: it is not reviewable." in html
         before = stored()
@@ -302,9 +305,10 @@ def test_a_queued_or_cancelled_job_is_not_reviewable(analyst: User, reviewer: Us
         assert response.status_code == 400
         assert f"Job {job.pk} is {status}; only a job that finished with an answer can be signed." in text(response)
         assert stored() == before
-    page = text(client_for(analyst).get(reverse("job-detail", args=[cancelled.pk])))
-    assert "not reviewable" in page
-    assert "Run again" in page
+    for job in (cancelled, failed):
+        page = text(client_for(analyst).get(reverse("job-detail", args=[job.pk])))
+        assert "This job is not reviewable" in page
+        assert "Run again</button>" in page
 
 
 def test_reviewers_out_of_scope_get_404_and_others_403(
@@ -339,3 +343,4 @@ def test_a_reviewer_reads_the_jobs_in_scope_and_gets_the_link(finished: Job, rev
     assert finished.pk in [job.pk for job in client.get(reverse("job-list")).context["page"]]
     # Read-only: reviewers neither cancel nor re-run.
     assert client.post(reverse("job-cancel", args=[finished.pk])).status_code == 403
+    assert client.post(reverse("job-rerun", args=[finished.pk])).status_code == 403

@@ -19,6 +19,7 @@ from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailur
 from audit_app.services.pipeline import cancel_job, claim_job, fail_job
 from audit_app.services.review import SignOffForm, review_of, sign_off
 from tests.factories import FinishedJobFactory, JobFactory
+from tests.forging import insert_unledgered
 from tests.service.conftest import assign, make_user
 
 pytestmark = pytest.mark.django_db
@@ -344,3 +345,39 @@ def test_a_reviewer_reads_the_jobs_in_scope_and_gets_the_link(finished: Job, rev
     # Read-only: reviewers neither cancel nor re-run.
     assert client.post(reverse("job-cancel", args=[finished.pk])).status_code == 403
     assert client.post(reverse("job-rerun", args=[finished.pk])).status_code == 403
+
+
+def test_a_forged_sign_off_is_shown_in_red_and_never_counts(analyst: User, reviewer: User, finished: Job):
+    # Forged on purpose: an approval inserted with the app role's INSERT grant, with no ledger entry.
+    insert_unledgered(
+        SignOff(
+            job=finished,
+            run_record_sha256=finished.run.record_sha256,
+            signer=reviewer,
+            signer_username="rita",
+            signer_name="Rita Reviewer",
+            meaning="approved",
+            statement="forged",
+            approvals_required=1,
+            record_sha256="0" * 64,
+        )
+    )
+    page = text(client_for(analyst).get(reverse("job-detail", args=[finished.pk])))
+    assert "awaiting review (0 of 1)" in page
+    assert "approved by" not in page
+    assert re.search(r'class="unverified" role="alert">Unverified: [^<]*signoff', page, re.IGNORECASE)
+    listing = text(client_for(analyst).get(reverse("job-list")))
+    assert "awaiting review (0 of 1)" in listing
+
+
+def test_repeated_wrong_passwords_on_the_form_lock_signing_with_a_sentence(finished: Job, reviewer: User, settings):
+    settings.GLASSBOX = settings.GLASSBOX | {"SIGNING_MAX_FAILURES": 2}
+    client = client_for(reviewer)
+    url = reverse("job-review", args=[finished.pk])
+    client.post(url, post_for(finished, password="wrong-1"))
+    response = client.post(url, post_for(finished, password="wrong-2"))
+    assert "Signing is now locked for your account until" in text(response)
+    response = client.post(url, post_for(finished))  # the right password, while locked
+    assert response.status_code == 400
+    assert "Signing is locked for your account until" in text(response)
+    assert SignOff.objects.count() == 0

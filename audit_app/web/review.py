@@ -18,6 +18,7 @@ from audit_app.services.evidence import job_evidence
 from audit_app.services.review import (
     AWAITING_REVIEW,
     MEANING_LABELS,
+    NOT_REVIEWABLE,
     STATEMENTS,
     Review,
     SignOffForm,
@@ -67,8 +68,10 @@ def _why_no_form(user: User, job: Job, review: Review) -> str:
     """Why this reviewer is offered no sign-off form, or "" when they may sign (the service still decides)."""
     if job.submission.submitted_by_id == user.pk:
         return "You submitted this job; someone else must review it (four eyes)."
-    if review.state != AWAITING_REVIEW and job.status != Job.SUCCEEDED:
+    if job.status != Job.SUCCEEDED:
         return f"This job is {job.status}: it is not reviewable. It can be run again."
+    if review.state == NOT_REVIEWABLE:
+        return "This job's run record is not verified evidence, so it is not reviewable."
     mine = SignOff.objects.filter(job=job, signer=user).first()
     if mine is not None:
         return (

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.prompts import InferenceError, prompt_builder
+from audit_app.services.review_queue import awaiting_count
 from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, REVIEWER
 
 
@@ -18,7 +20,10 @@ def service_status(request: HttpRequest) -> dict[str, Any]:
         return {"service_model": {"id": model["id"], "is_test_model": model["is_test_model"], "error": ""}}
     names = set(request.user.groups.values_list("name", flat=True))
     roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if role in names]
-    return {"service_model": model, "suspension": current_suspension(), "roles": roles}
+    context: dict[str, Any] = {"service_model": model, "suspension": current_suspension(), "roles": roles}
+    if REVIEWER in roles and isinstance(request.user, User):
+        context["review_awaiting"] = awaiting_count(request.user)
+    return context
 
 
 def _service_model() -> dict[str, Any]:

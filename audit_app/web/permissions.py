@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from audit_app.models import Job, Team
 from audit_app.models.organisation import ANALYST, AUDITOR, OPERATOR, REVIEWER
+from audit_app.services.review import reviewable_by
 
 __all__ = ["ANALYST", "AUDITOR", "OPERATOR", "REVIEWER", "has_role", "require_role", "roles", "visible_jobs"]
 
@@ -29,10 +30,15 @@ def has_role(user: User | AnonymousUser, role: str) -> bool:
 
 
 def visible_jobs(user: User) -> QuerySet[Job]:
-    """Auditors see every job (read-only); everyone else only their teams' jobs."""
+    """Auditors see every job (read-only); everyone else only their teams' jobs, and reviewers also the jobs
+    in their review scope (read-only: cancelling and re-running stay the analysts')."""
     jobs = Job.objects.select_related("submission__case__team")
     if has_role(user, AUDITOR):
         return jobs
+    if has_role(user, REVIEWER):
+        # Team by subquery, not a join on its members: the OR would repeat a job once per member.
+        own = Q(submission__case__team__in=Team.objects.filter(members=user))
+        return jobs.filter(own | Q(pk__in=reviewable_by(user).values("pk")))
     return jobs.filter(submission__case__team__members=user)
 
 

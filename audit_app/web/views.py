@@ -20,6 +20,7 @@ from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
 from audit_app.services.rerun import rerun_job, rerun_links
+from audit_app.services.review import AWAITING_REVIEW, may_review, review_of, reviews
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.forms import SubmitJobForm
 from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, has_role, submitting_team, visible_jobs
@@ -57,7 +58,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if domain:
         jobs = jobs.filter(submission__domain=domain)
     page = Paginator(jobs, 20).get_page(request.GET.get("page"))
-    rows = job_rows(list(page))  # what each row shows comes from its submission's ledger entry
+    jobs_here = list(page)
+    states = reviews(jobs_here)  # each row's review state from ledgered sign-offs, in a few queries for the page
+    rows = [(job, ledgered, states[job.pk]) for job, ledgered in job_rows(jobs_here)]  # submissions' ledger entries
     return render(
         request,
         "jobs/list.html",
@@ -120,9 +123,19 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     documents = [
         {**d, "text_sha256": hashlib.sha256(str(d.get("text", "")).encode()).hexdigest()} for d in evidence.documents
     ]
+    review = review_of(job)
+    # The link only; signing itself is the service's to allow or refuse.
+    may_sign = (
+        review.state == AWAITING_REVIEW
+        and job.submission.submitted_by_id != _user(request).pk
+        and may_review(_user(request), job)
+        and not job.signoffs.filter(signer=_user(request)).exists()
+    )
     context = {
         "job": job,
         "evidence": evidence,
+        "review": review,
+        "may_sign": may_sign,
         "documents": documents,
         "previous": previous,
         "reruns": reruns,

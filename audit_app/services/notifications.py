@@ -27,7 +27,7 @@ from audit_app.celery import app
 from audit_app.models import Job
 from audit_app.models.organisation import REVIEWER
 from audit_app.models.review import APPROVED, CHANGES_REQUESTED, REJECTED
-from audit_app.services import review  # review imports this module too: only its functions are used, at call time
+from audit_app.services import review_state
 
 logger = logging.getLogger(__name__)
 SEND_NOTIFICATION = "glassbox.send_notification"
@@ -55,16 +55,16 @@ def run_recorded(job: Job) -> None:
 def signed(job: Job) -> None:
     """A signature was stored: a decision goes to the submitter; an approval that leaves approvals still
     needed goes to the reviewers in scope who have not signed."""
-    current = review.review_of(job)
+    current = review_state.review_of(job)
     if current.state in DECIDED:
         _after_commit(OUTCOME, job, [job.submission.submitted_by])
-    elif current.state == review.AWAITING_REVIEW and current.approvals:
+    elif current.state == review_state.AWAITING_REVIEW and current.approvals:
         signers = {signature.signer_username for signature in current.signatures}
         _after_commit(MORE_APPROVALS, job, [u for u in reviewers_of(job) if u.get_username() not in signers])
 
 
 def reviewers_of(job: Job) -> list[User]:
-    """Active reviewers assigned the job's team and domain (``review.reviewable_by``), but not its submitter."""
+    """Active reviewers assigned the job's team and domain (``review_state.reviewable_by``), but not its submitter."""
     submission = job.submission
     return list(
         User.objects.filter(
@@ -115,10 +115,10 @@ def deliver(event: str, job_id: int, user_id: int) -> bool:
 def compose(event: str, job: Job, user: User) -> Message | None:
     """The message, from the job's ledgered review as it is now; None when it no longer applies (the job was
     decided before a reviewer's message went out, or the reviewer lost the scope)."""
-    current = review.review_of(job)
+    current = review_state.review_of(job)
     if event == OUTCOME:
         return _outcome(job, current) if current.state in DECIDED else None
-    if current.state != review.AWAITING_REVIEW or not user.is_active or not review.may_review(user, job):
+    if current.state != review_state.AWAITING_REVIEW or not user.is_active or not review_state.may_review(user, job):
         return None
     if event == AWAITING_REVIEW:
         return Message(f"Job {job.pk} awaits your review", _about(job, f"Job {job.pk} awaits your review.", "review/"))
@@ -132,7 +132,7 @@ def compose(event: str, job: Job, user: User) -> Message | None:
     raise ValueError(f"Unknown notification event {event!r}; expected one of {', '.join(EVENTS)}.")
 
 
-def _outcome(job: Job, current: review.Review) -> Message:
+def _outcome(job: Job, current: review_state.Review) -> Message:
     label = current.label
     if current.state == APPROVED:
         signatures = current.approvals[: current.required]
@@ -146,7 +146,7 @@ def _outcome(job: Job, current: review.Review) -> Message:
     return Message(f"Job {job.pk}: {label}", _about(job, "\n".join(lines), ""))
 
 
-def _signed_line(signature: review.Signature) -> str:
+def _signed_line(signature: review_state.Signature) -> str:
     at = signature.signed_at.astimezone(datetime.UTC)
     line = f"{signature.meaning_label} by {signature.signer_name} at {at:%Y-%m-%d %H:%M:%S} UTC."
     return line + (f" Reason: {signature.reason}" if signature.reason else "")

@@ -1,6 +1,6 @@
 """The review queue: the jobs a reviewer may sign that await a signature, oldest first, with counts.
 
-Built on ``review.reviews`` so a page needs a few queries, not one per row; a job the reviewer submitted or
+Built on ``review_state.reviews`` so a page needs a few queries, not one per row; a job the reviewer submitted or
 already signed is left out (someone else must act on it), so the queue is the reviewer's own work list.
 """
 
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit_app.models import Job
 from audit_app.services.evidence import Ledgered, job_rows
-from audit_app.services.review import AWAITING_REVIEW, Review, reviewable_by, reviews
+from audit_app.services.review_state import AWAITING_REVIEW, Review, reviewable_by, reviews
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from audit_app.models import Job, Team
 from audit_app.models.organisation import ANALYST, AUDITOR, OPERATOR, REVIEWER
-from audit_app.services.review import reviewable_by
+from audit_app.services.review_state import reviewable_by
 
 __all__ = ["ANALYST", "AUDITOR", "OPERATOR", "REVIEWER", "has_role", "require_role", "roles", "visible_jobs"]
 

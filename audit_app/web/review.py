@@ -16,21 +16,23 @@ from audit_app.models.organisation import DOMAINS
 from audit_app.services.access_events import record_access
 from audit_app.services.evidence import job_evidence
 from audit_app.services.review import (
-    AWAITING_REVIEW,
-    MEANING_LABELS,
-    NOT_REVIEWABLE,
     STATEMENTS,
-    Review,
     SignOffForm,
     SignOffRefused,
     printed_name,
-    review_of,
-    reviewable_by,
     sign_off,
     signing_locked_until,
     statement,
 )
 from audit_app.services.review_queue import review_queue
+from audit_app.services.review_state import (
+    AWAITING_REVIEW,
+    MEANING_LABELS,
+    NOT_REVIEWABLE,
+    Review,
+    review_of,
+    reviewable_by,
+)
 from audit_app.web.permissions import REVIEWER, require_role
 
 # Set after a signature succeeds: later signings of this session ask for the password only (21 CFR 11.200).

@@ -20,7 +20,7 @@ from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
 from audit_app.services.rerun import rerun_job, rerun_links
-from audit_app.services.review import AWAITING_REVIEW, may_review, review_of, reviews
+from audit_app.services.review_state import AWAITING_REVIEW, may_review, review_of, reviews
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.forms import SubmitJobForm
 from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, has_role, submitting_team, visible_jobs

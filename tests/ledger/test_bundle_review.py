@@ -19,7 +19,8 @@ from audit_app.models import AccessEvent, Job, SignOff, Team
 from audit_app.services.access_events import record_access
 from audit_app.services.exports import export_entry, export_job
 from audit_app.services.killswitch import resume_inference, suspend_inference
-from audit_app.services.review import SignOffForm, SignOffRefused, review_of, sign_off
+from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review_state import review_of
 from audit_app.services.store import store_evidence
 from tests.factories import FinishedJobFactory
 from tests.service.conftest import assign, make_user

@@ -16,7 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit_app.models import Job, ReviewerConclusion, SigningFailure, SignOff, Team
-from audit_app.services.review import SignOffForm, SignOffRefused, review_of, reviews, sign_off
+from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review_state import review_of, reviews
 from audit_app.services.store import store_evidence
 from tests.factories import FinishedJobFactory
 from tests.forging import insert_unledgered

@@ -23,7 +23,8 @@ from django.db import transaction
 from audit_app.celery import app
 from audit_app.models import Job, SignOff
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
-from audit_app.services.review import SignOffForm, SignOffRefused, review_of, sign_off
+from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review_state import review_of
 from tests.factories import FinishedJobFactory, JobFactory, engine
 from tests.service.conftest import assign, make_user
 from tests.service.processes import start_celery, stop, wait_for

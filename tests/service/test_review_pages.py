@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailure, SignOff, Team
 from audit_app.services.pipeline import cancel_job, claim_job, fail_job
-from audit_app.services.review import SignOffForm, review_of, sign_off
+from audit_app.services.review import SignOffForm, sign_off
+from audit_app.services.review_state import review_of
 from tests.factories import FinishedJobFactory, JobFactory
 from tests.forging import insert_unledgered
 from tests.service.conftest import assign, make_user

@@ -9,14 +9,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailure, SignOff
-from audit_app.services.review import (
-    AWAITING_REVIEW,
-    NOT_REVIEWABLE,
-    SignOffForm,
-    SignOffRefused,
-    review_of,
-    sign_off,
-)
+from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review_state import AWAITING_REVIEW, NOT_REVIEWABLE, review_of
 from tests.factories import FinishedJobFactory, JobFactory
 from tests.service.conftest import assign, make_user
 

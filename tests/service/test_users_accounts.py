@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 from audit_app.models import Job, LedgerEntry, SigningFailure, SignOff
-from audit_app.services.review import SignOffForm, SignOffRefused, review_of, reviewable_by, sign_off
+from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review_state import review_of, reviewable_by
 from audit_app.services.users import AccountDeletionRefused
 from tests.service.conftest import make_user
 

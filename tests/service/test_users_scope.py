@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from audit_app.models import Job, ReviewerAssignment, Team
-from audit_app.services.review import may_review
+from audit_app.services.review_state import may_review
 from tests.factories import FinishedJobFactory
 from tests.service.conftest import make_user
 

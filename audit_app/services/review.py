@@ -96,10 +96,17 @@ def sign_off(job_id: int, signer: User, form: SignOffForm) -> SignOff:
             f"Signing is locked for your account until {locked:%H:%M} UTC after repeated wrong passwords; "
             "nothing was signed. If these attempts were not yours, tell your administrator."
         )
+    # An empty field is a slip, not an attempt at someone else's signature: refused, not recorded as a failure.
+    if form.username is not None and not form.username.strip():
+        raise SignOffRefused(
+            "Enter your user id: the first signing of a session needs it as well as the password.", "username"
+        )
+    if not form.password:
+        raise SignOffRefused("Enter your password to sign; nothing was signed.", "password")
     if form.username is not None and form.username != signer.get_username():
         message = "The user id is not yours; nothing was signed."
         _refuse_identification(signer, job_id, "wrong user id", message, "username")
-    if not form.password or not signer.check_password(form.password):
+    if not signer.check_password(form.password):
         message = "The password is not correct; nothing was signed."
         _refuse_identification(signer, job_id, "wrong password", message, "password")
     if form.meaning not in STATEMENTS:

@@ -17,7 +17,7 @@ from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit_app.models import Checkpoint, Job, LedgerEntry, LedgerVerification, VerificationRun
 from audit_app.services.evidence import ledger_size, verifier_key
@@ -51,6 +51,7 @@ def recent_runs() -> QuerySet[VerificationRun]:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def ledger_status(request: HttpRequest) -> HttpResponse:
     user = require_role(request, AUDITOR, REFUSAL)
     if request.method == "POST":
@@ -67,6 +68,7 @@ def ledger_status(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def verification_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The polled fragment; once the run is finished the page reloads to show the ledgered result."""
     require_role(request, AUDITOR, REFUSAL)
@@ -78,6 +80,7 @@ def verification_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def ledger_entries(request: HttpRequest) -> HttpResponse:
     """The ledger browser: entries newest first, filtered by kind and by the user who acted."""
     require_role(request, AUDITOR, "Only auditors can browse the evidence ledger.")
@@ -98,6 +101,7 @@ def ledger_entries(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def ledger_entry(request: HttpRequest, sequence: int) -> HttpResponse:
     """One entry: what it is, the job it belongs to, and who viewed or exported its record."""
     require_role(request, AUDITOR, "Only auditors can browse the evidence ledger.")

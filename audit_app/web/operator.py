@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
 
 from audit_app.models import Job
 from audit_app.services.evidence import job_rows, kill_switch_history
@@ -18,6 +19,7 @@ from audit_app.web.permissions import OPERATOR, require_role
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def kill_switch(request: HttpRequest) -> HttpResponse:
     user = require_role(request, OPERATOR, "Only operators can suspend or resume inference.")
     form = SuspendForm(request.POST or None)
@@ -63,6 +65,7 @@ def job_metadata(jobs: list[Job]) -> list[JobMetadata]:
 
 
 @login_required
+@require_safe
 def operator_jobs(request: HttpRequest) -> HttpResponse:
     require_role(request, OPERATOR, "Only operators can see every job's metadata.")
     status = request.GET.get("status", "")
@@ -76,6 +79,7 @@ def operator_jobs(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def operator_workers(request: HttpRequest) -> HttpResponse:
     require_role(request, OPERATOR, "Only operators can see the workers.")
     context = {"rows": worker_rows(), "stale_after": STALE_AFTER_BEATS * heartbeat_seconds()}

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit_app.models import Team
 from audit_app.models.organisation import DOMAINS
@@ -38,6 +38,7 @@ def _page(request: HttpRequest, error: str = "", status: int = 200) -> HttpRespo
 
 
 @login_required
+@require_safe
 def operator_users(request: HttpRequest) -> HttpResponse:
     require_role(request, OPERATOR, REFUSAL)
     return _page(request)

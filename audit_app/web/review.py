@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
 
 from audit_app.models import AccessEvent, Job, SignOff
 from audit_app.models.organisation import DOMAINS
@@ -41,6 +42,7 @@ NOT_A_REVIEWER = "Only reviewers may use the review queue and sign jobs; your ro
 
 
 @login_required
+@require_safe
 def queue(request: HttpRequest) -> HttpResponse:
     user = require_role(request, REVIEWER, NOT_A_REVIEWER)
     domain, team, age = (request.GET.get(name, "").strip() for name in ("domain", "team", "age"))
@@ -86,6 +88,7 @@ def _why_no_form(user: User, job: Job, review: Review) -> str:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def job_review(request: HttpRequest, pk: int) -> HttpResponse:
     user = require_role(request, REVIEWER, NOT_A_REVIEWER)
     job = get_object_or_404(reviewable_by(user).select_related("submission__case__team", "run"), pk=pk)

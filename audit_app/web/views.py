@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit_app.models import AccessEvent, Job
 from audit_app.services.access_events import record_access
@@ -47,6 +47,7 @@ def _user(request: HttpRequest) -> User:
 
 
 @login_required
+@require_safe
 def job_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if has_role(user, OPERATOR) and not has_role(user, AUDITOR) and not user.teams.exists():
@@ -69,6 +70,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def submit(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     team = submitting_team(user)
@@ -110,6 +112,7 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(visible_jobs(_user(request)).select_related("submission", "run"), pk=pk)
     record_access(_user(request), AccessEvent.VIEW, f"job:{job.pk}")
@@ -146,6 +149,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def job_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The polled fragment; once the job is finished the page reloads to show the stored record."""
     job = get_object_or_404(visible_jobs(_user(request)), pk=pk)

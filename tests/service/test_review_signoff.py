@@ -96,6 +96,19 @@ def test_a_wrong_password_stores_no_signature_but_is_recorded(finished: Job, rev
     assert LedgerEntry.objects.filter(subject=f"signing_failure:{failure.pk}").exists()
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"), [({"username": " "}, "Enter your user id"), ({"password": ""}, "Enter your password")]
+)
+def test_an_empty_user_id_or_password_is_refused_and_not_counted_as_a_failure(
+    finished: Job, reviewer: User, changes: dict[str, object], message: str
+):
+    before = stored()
+    with pytest.raises(SignOffRefused, match=message):
+        sign_off(finished.pk, reviewer, form(finished, **changes))
+    assert stored() == before
+    assert not SigningFailure.objects.exists()
+
+
 def test_a_wrong_user_id_at_the_first_signing_is_refused_and_recorded(finished: Job, reviewer: User):
     with pytest.raises(SignOffRefused, match="user id is not yours"):
         sign_off(finished.pk, reviewer, form(finished, username="rolf"))

@@ -35,11 +35,30 @@ setup_test_environment()
 user, team = User.objects.get(username="alice"), Team.objects.get(name="Litigation")
 job = submit_job(user, team, "C-1", "legal", "Under the app role?", generation=SHORT)
 run = run_job_inline(job)
+job.refresh_from_db()
 suspend_inference(user, "Drill")
 resume_inference(user)
 client = Client()
 print("LOGIN", client.post("/login/", {"username": "alice", "password": "pw-alice-role"}).status_code)
 print("PAGE", client.get(f"/jobs/{job.pk}/").status_code)
+from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review_state import review_of
+from audit_app.services.users import assign_reviewer, remove_assignment, set_active
+rita = User.objects.get(username="rita")
+assign_reviewer("operator test", rita, "Litigation", ["finance"])  # scope is kept by the app role too
+remove_assignment("operator test", rita, "Litigation", ["finance"])
+seen = review_of(job).version
+try:
+    sign_off(job.pk, rita, SignOffForm("approved", "", "wrong", run.record_sha256, seen))
+except SignOffRefused as refused:
+    print("SIGNING REFUSED", refused)
+form = SignOffForm("rejected", "Misreads clause 4.", "pw-rita-role", run.record_sha256, seen, "Not binding.")
+print("SIGNED", sign_off(job.pk, rita, form).meaning, review_of(job).state)
+reviewer = Client()
+reviewer.force_login(rita)
+print("REVIEW PAGE", reviewer.get(f"/jobs/{job.pk}/review/").status_code)
+set_active("operator test", User.objects.get(username="alice").pk, False)
+set_active("operator test", User.objects.get(username="alice").pk, True)
 sign_now()
 print("VERIFIED", verify_ledger(public_verifier_key()).ok)
 for statement in (f"UPDATE audit_app_runrecord SET answer = 'Forged' WHERE id = {run.pk}",
@@ -80,12 +99,17 @@ def app_role() -> Iterator[str]:
 
 
 def test_the_app_runs_under_the_documented_role_which_cannot_change_evidence(app_role: str):
-    from audit_app.models import Team
+    from audit_app.models import ReviewerAssignment, Team
 
     team = Team.objects.create(name="Litigation")
     alice = person("alice", "analyst", team)
     alice.set_password("pw-alice-role")
     alice.save()
+    rita = person("rita", "reviewer")
+    rita.set_password("pw-rita-role")
+    rita.first_name, rita.last_name = "Rita", "Reviewer"
+    rita.save()
+    ReviewerAssignment.objects.create(user=rita, team=team, domain="legal")
     environment = _environment() | {"DATABASE_URL": app_role, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SCRIPT],
@@ -100,6 +124,9 @@ def test_the_app_runs_under_the_documented_role_which_cannot_change_evidence(app
     assert "LOGIN 302" in lines
     assert "PAGE 200" in lines
     assert "VERIFIED True" in lines
+    assert "SIGNING REFUSED The password is not correct; nothing was signed." in lines
+    assert "SIGNED rejected rejected" in lines
+    assert "REVIEW PAGE 200" in lines
     assert [line for line in lines if line.startswith(("REFUSED", "ALLOWED"))] == [
         "REFUSED 42501"
     ] * 3  # insufficient_privilege

@@ -45,7 +45,7 @@ def test_proxy_header_names_are_checked(monkeypatch: pytest.MonkeyPatch):
 
 
 def production_environment(tmp_path: Path) -> dict[str, str]:
-    """deploy/.env.example as docs/operations.md says to use it, with its two key files made real."""
+    """deploy/.env.example as docs/operations.md says to use it, with its secret files made real."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "GLASSBOX_"))}
     for line in (ROOT / "deploy" / ".env.example").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -53,7 +53,9 @@ def production_environment(tmp_path: Path) -> dict[str, str]:
             env[name] = value
     (tmp_path / "secret_key").write_text(secrets.token_urlsafe(50))
     (tmp_path / "ledger.key").write_text("not read by check")
+    (tmp_path / "smtp_password").write_text("not used by check")
     env |= {
+        "DJANGO_EMAIL_HOST_PASSWORD_FILE": str(tmp_path / "smtp_password"),
         "DJANGO_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
         "GLASSBOX_LEDGER_KEY_FILE": str(tmp_path / "ledger.key"),
     }

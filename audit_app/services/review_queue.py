@@ -12,10 +12,12 @@ from collections import Counter
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audit_app.models import Job
+from audit_app.models import Job, SignOff
+from audit_app.models.review import APPROVED
 from audit_app.services.evidence import Ledgered, job_rows
 from audit_app.services.review_state import AWAITING_REVIEW, Review, reviewable_by, reviews
 
@@ -45,12 +47,28 @@ class Queue:
 
 
 def _candidates(user: User) -> QuerySet[Job]:
-    """Finished jobs in scope that ``user`` neither submitted nor signed, oldest first."""
+    """Finished jobs in scope that ``user`` neither submitted nor signed and that the sign-off rows leave undecided,
+    oldest first.
+
+    The rows only narrow the candidates, so that the queue and the navigation's count do not read every job ever
+    decided; each candidate's state is then read from ledgered evidence (``reviews``). A forged decisive row could
+    hide a job from the queue, never show one as decided: ``verify_ledger`` names such a row.
+    """
+    policy = settings.GLASSBOX["REVIEW_APPROVALS"]
+    by_domain = Case(*(When(submission__domain=d, then=Value(n)) for d, n in policy.items()), default=Value(1))
+    first = SignOff.objects.filter(job=OuterRef("pk")).order_by("id").values("approvals_required")[:1]
+    decided = SignOff.objects.filter(job=OuterRef("pk")).exclude(meaning=APPROVED)
     return (
         reviewable_by(user)
         .filter(status=Job.SUCCEEDED)
         .exclude(submission__submitted_by=user)
         .exclude(signoffs__signer=user)
+        .exclude(Exists(decided))
+        .annotate(
+            approvals=Count("signoffs", filter=Q(signoffs__meaning=APPROVED)),
+            required=Coalesce(Subquery(first), by_domain),
+        )
+        .filter(approvals__lt=F("required"))
         .select_related("submission__case__team")
         .order_by("finished_at", "pk")
     )

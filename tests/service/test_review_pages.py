@@ -382,3 +382,16 @@ def test_repeated_wrong_passwords_on_the_form_lock_signing_with_a_sentence(finis
     assert response.status_code == 400
     assert "Signing is locked for your account until" in text(response)
     assert SignOff.objects.count() == 0
+
+
+def test_the_queue_reads_only_jobs_the_rows_leave_undecided(analyst: User, reviewer: User, second_reviewer: User):
+    """Decided jobs (a rejection; a legal approval) are not candidates, so the queue and the navigation's count do
+    not read every decided job's evidence; a clinical job with one approval of two still is."""
+    from audit_app.services.review_queue import _candidates
+
+    rejected, approved, awaiting = (FinishedJobFactory(submitter=analyst) for _ in range(3))
+    half = FinishedJobFactory(submitter=analyst, domain="clinical")
+    signed_by(rejected, second_reviewer, "pw-rolf", "rejected", reason="Wrong clause.")
+    signed_by(approved, second_reviewer, "pw-rolf")
+    signed_by(half, second_reviewer, "pw-rolf")
+    assert sorted(job.pk for job in _candidates(reviewer)) == sorted([awaiting.pk, half.pk])

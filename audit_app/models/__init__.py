@@ -9,13 +9,14 @@ from audit_app.models.ledger import (
     LedgerVerification,
 )
 from audit_app.models.organisation import Case, Team
-from audit_app.models.review import ReviewerAssignment, ReviewerConclusion, SigningFailure, SignOff
+from audit_app.models.review import AccountEvent, ReviewerAssignment, ReviewerConclusion, SigningFailure, SignOff
 from audit_app.models.verification import VerificationRun
 from audit_app.models.workers import WorkerStatus
 from audit_app.models.write_once import EvidenceImmutableError, EvidenceWriteError
 
 __all__ = [
     "AccessEvent",
+    "AccountEvent",
     "Case",
     "Checkpoint",
     "Document",

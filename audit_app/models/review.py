@@ -90,3 +90,25 @@ class ReviewerAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} reviews {self.team} {self.domain}"
+
+
+class AccountEvent(WriteOnceModel):
+    """A change to who may act: an account deactivated or reactivated, review scope given or taken away.
+
+    Ledgered, so an auditor can tell who could sign what, and when, from evidence rather than from the mutable
+    ``auth_user`` and ``ReviewerAssignment`` rows.
+    """
+
+    evidence_kind = "account"
+
+    DEACTIVATE, REACTIVATE, ASSIGN, UNASSIGN = "deactivate", "reactivate", "assign", "unassign"
+    ACTIONS = [(a, a.capitalize()) for a in (DEACTIVATE, REACTIVATE, ASSIGN, UNASSIGN)]
+    action = models.CharField(max_length=20, choices=ACTIONS)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    username = models.CharField(max_length=150)
+    team_name = models.CharField(max_length=100, blank=True)  # for scope changes
+    domain = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    actor_name = models.CharField(max_length=200)  # the operator, or the command line's account
+    at = models.DateTimeField(default=timezone.now)
+    record_sha256 = models.CharField(max_length=64)

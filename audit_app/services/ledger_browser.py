@@ -17,6 +17,7 @@ from django.db.models.functions import Cast, Concat
 
 from audit_app.models import (
     AccessEvent,
+    AccountEvent,
     Job,
     KillSwitchEvent,
     LedgerEntry,
@@ -38,6 +39,7 @@ KIND_LABELS = {
     "signoff": "Sign-off",
     "conclusion": "Reviewer's conclusion",
     "signing_failure": "Signing failure",
+    "account": "Account change",
 }
 KINDS = list(KIND_LABELS)
 # For each kind whose record names a person (runs are the worker's, not a person's): the record's column
@@ -51,6 +53,7 @@ ACTORS: list[tuple[str, Any, str, str]] = [
     ("signoff", SignOff, "signer_username", "signer_username"),
     ("conclusion", ReviewerConclusion, "author_name", "author__username"),
     ("signing_failure", SigningFailure, "username", "username"),
+    ("account", AccountEvent, "actor_name", "actor_name"),
 ]
 # Kinds whose record names its job in ``job_id``.
 JOB_KINDS = {"run", "signoff", "conclusion", "signing_failure"}

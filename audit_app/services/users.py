@@ -4,8 +4,9 @@ A user id is named by evidence (submissions, sign-offs, access events), so an id
 someone else: deleting a user through the ORM is refused, and an account that should no longer act is
 deactivated (Django then refuses its log-in and ends its sessions; review scope ignores it).
 
-These changes are configuration, not evidence: they are logged (logger ``audit_app.users``, INFO, with the
-actor and the change) but not ledgered.
+Each change is also ledgered evidence (an ``AccountEvent`` with the actor, in the change's own transaction), so
+who could sign what, and when, is shown by the ledger, not by the mutable account and assignment rows; it is
+logged too (logger ``audit_app.users``, INFO).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.signals import pre_delete
 
-from audit_app.models import ReviewerAssignment, Team
+from audit_app.models import AccountEvent, ReviewerAssignment, Team
 from audit_app.models.organisation import DOMAINS, REVIEWER
+from audit_app.services.store import store_evidence
 
 log = logging.getLogger("audit_app.users")
 DOMAIN_NAMES = [name for name, _ in DOMAINS]
@@ -90,8 +92,26 @@ def set_active(actor: str, user_id: int, active: bool, acting_user: User | None 
             raise UserChangeRefused(f"{user.get_username()} is already {state}; nothing was changed.")
         user.is_active = active
         user.save(update_fields=["is_active"])
+        action = AccountEvent.REACTIVATE if active else AccountEvent.DEACTIVATE
+        _ledger(action, user, actor, acting_user)
     log.info("%s %s user %s (id %s)", actor, "reactivated" if active else "deactivated", user.get_username(), user.pk)
     return user
+
+
+def _ledger(
+    action: str, user: User, actor: str, acting_user: User | None, team_name: str = "", domain: str = ""
+) -> None:
+    """The change as evidence, in the caller's transaction: the change and its entry stand or fall together."""
+    event = AccountEvent(
+        action=action,
+        user=user,
+        username=user.get_username(),
+        team_name=team_name,
+        domain=domain,
+        actor=acting_user,
+        actor_name=actor,
+    )
+    store_evidence(event)
 
 
 def command_actor() -> str:
@@ -106,7 +126,9 @@ def user_by_name(username: str) -> User:
     return user
 
 
-def assign_reviewer(actor: str, user: User, team_name: str, domains: list[str]) -> list[ReviewerAssignment]:
+def assign_reviewer(
+    actor: str, user: User, team_name: str, domains: list[str], acting_user: User | None = None
+) -> list[ReviewerAssignment]:
     """Let reviewer ``user`` review ``team_name``'s jobs in each of ``domains``; all or nothing."""
     team = _checked_scope(user, team_name, domains)
     with transaction.atomic():
@@ -117,11 +139,15 @@ def assign_reviewer(actor: str, user: User, team_name: str, domains: list[str]) 
                 f"{user.get_username()} already reviews {team.name} in {have}; nothing was changed."
             )
         made = [ReviewerAssignment.objects.create(user=user, team=team, domain=domain) for domain in domains]
+        for domain in domains:
+            _ledger(AccountEvent.ASSIGN, user, actor, acting_user, team.name, domain)
     log.info("%s assigned reviewer %s to team %s in %s", actor, user.get_username(), team.name, ", ".join(domains))
     return made
 
 
-def remove_assignment(actor: str, user: User, team_name: str, domains: list[str]) -> None:
+def remove_assignment(
+    actor: str, user: User, team_name: str, domains: list[str], acting_user: User | None = None
+) -> None:
     """Take ``team_name``'s jobs in ``domains`` out of ``user``'s review scope; all or nothing."""
     team = _checked_scope(user, team_name, domains, removing=True)
     with transaction.atomic():
@@ -132,6 +158,8 @@ def remove_assignment(actor: str, user: User, team_name: str, domains: list[str]
                 f"{user.get_username()} does not review {team.name} in {', '.join(missing)}; nothing was changed."
             )
         held.delete()
+        for domain in domains:
+            _ledger(AccountEvent.UNASSIGN, user, actor, acting_user, team.name, domain)
     log.info("%s removed reviewer %s from team %s in %s", actor, user.get_username(), team.name, ", ".join(domains))
 
 

@@ -69,9 +69,9 @@ def change_assignment(request: HttpRequest, pk: int, remove: bool) -> HttpRespon
         if user is None:
             raise UserChangeRefused(f"There is no user with id {pk}; nothing was changed.")
         if remove:
-            remove_assignment(_actor(operator), user, team, [domain])
+            remove_assignment(_actor(operator), user, team, [domain], acting_user=operator)
         else:
-            assign_reviewer(_actor(operator), user, team, [domain])
+            assign_reviewer(_actor(operator), user, team, [domain], acting_user=operator)
     except UserChangeRefused as refusal:
         return _page(request, str(refusal), status=400)
     verb = "no longer reviews" if remove else "now reviews"

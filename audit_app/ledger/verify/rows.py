@@ -19,6 +19,7 @@ from audit_app.ledger.records import HASH_FIELDS, OMITTED_WHEN_EMPTY, _value
 from audit_app.ledger.verify.fastjson import compact
 from audit_app.models import (
     AccessEvent,
+    AccountEvent,
     Document,
     KillSwitchEvent,
     LedgerVerification,
@@ -39,6 +40,7 @@ EVIDENCE: dict[str, type[models.Model]] = {
     "signoff": SignOff,
     "conclusion": ReviewerConclusion,
     "signing_failure": SigningFailure,
+    "account": AccountEvent,
 }
 
 

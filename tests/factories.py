@@ -19,6 +19,8 @@ from django.contrib.auth.models import Group, User
 
 from audit_app.models import Job, Team
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
+from audit_app.services.review import SignOffForm
+from audit_app.services.review_state import review_of
 from audit_app.services.submission import Upload, submit_job
 from inference import Engine, GenerationSettings
 
@@ -114,3 +116,17 @@ class FinishedJobFactory(JobFactory):
             result = dataclasses.replace(result, answer=answer)
         assert record_run(job.pk, token, result) is not None
         return Job.objects.select_related("submission", "run").get(pk=job.pk)
+
+
+def signoff_form(job: Job, meaning: str = "approved", password: str = "pw-rita", **changes: Any) -> SignOffForm:
+    """What a reviewer's sign-off form sends for ``job`` as it stands now: its run record's hash and the review's
+    version, no reason; ``changes`` replace any field (``reason``, ``conclusion``, ``username``, ``seen_version``…).
+    Test users' passwords are ``pw-<username>``."""
+    values: dict[str, Any] = {
+        "meaning": meaning,
+        "reason": "",
+        "password": password,
+        "run_record_sha256": job.run.record_sha256,
+        "seen_version": review_of(job).version,
+    }
+    return SignOffForm(**(values | changes))

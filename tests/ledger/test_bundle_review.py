@@ -19,25 +19,13 @@ from audit_app.models import AccessEvent, Job, SignOff, Team
 from audit_app.services.access_events import record_access
 from audit_app.services.exports import export_entry, export_job
 from audit_app.services.killswitch import resume_inference, suspend_inference
-from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
-from audit_app.services.review_state import review_of
+from audit_app.services.review import SignOffRefused, sign_off
 from audit_app.services.store import store_evidence
-from tests.factories import FinishedJobFactory
+from tests.factories import FinishedJobFactory, signoff_form
 from tests.service.conftest import assign, make_user
 
 pytestmark = pytest.mark.django_db
 STANDALONE = "import runpy, sys; sys.modules['django'] = None; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"  # noqa: E501
-
-
-def form(job: Job, user: User, meaning: str = "approved", **changes: object) -> SignOffForm:
-    values: dict[str, object] = {
-        "meaning": meaning,
-        "reason": "",
-        "password": f"pw-{user.get_username()}",
-        "run_record_sha256": job.run.record_sha256,
-        "seen_version": review_of(job).version,
-    }
-    return SignOffForm(**(values | changes))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -53,10 +41,10 @@ def signed(tmp_path: Path) -> tuple[Job, Job, User]:
     suspend_inference(analyst, "after the run: not this job's")
     resume_inference(analyst, "nor this")
     with pytest.raises(SignOffRefused):
-        sign_off(job.pk, rolf, form(job, rolf, password="wrong"))
-    first = sign_off(job.pk, rita, form(job, rita, conclusion="Dosage 💊 checked; كما هو"))
-    sign_off(job.pk, rolf, form(job, rolf))
-    sign_off(other.pk, rita, form(other, rita, "rejected", reason="Another job's."))
+        sign_off(job.pk, rolf, signoff_form(job, password="wrong"))
+    first = sign_off(job.pk, rita, signoff_form(job, conclusion="Dosage 💊 checked; كما هو"))
+    sign_off(job.pk, rolf, signoff_form(job, password="pw-rolf"))
+    sign_off(other.pk, rita, signoff_form(other, "rejected", reason="Another job's."))
     record_access(analyst, AccessEvent.VIEW, f"signoff:{first.pk}")
     return job, other, rita
 

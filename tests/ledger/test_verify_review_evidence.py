@@ -16,10 +16,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit_app.models import Job, ReviewerConclusion, SigningFailure, SignOff, Team
-from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review import SignOffRefused, sign_off
 from audit_app.services.review_state import review_of, reviews
 from audit_app.services.store import store_evidence
-from tests.factories import FinishedJobFactory
+from tests.factories import FinishedJobFactory, signoff_form
 from tests.forging import insert_unledgered
 from tests.ledger.insider import named, superuser, verify
 from tests.service.conftest import assign, make_user
@@ -60,25 +60,16 @@ def other(analyst: User) -> Job:
     return FinishedJobFactory(submitter=analyst)
 
 
-def form(job: Job, meaning: str = "approved", password: str = "pw-rita", **changes: object) -> SignOffForm:
-    values: dict[str, object] = {
-        "meaning": meaning,
-        "reason": "",
-        "password": password,
-        "run_record_sha256": job.run.record_sha256,
-        "seen_version": review_of(job).version,
-    }
-    return SignOffForm(**(values | changes))  # type: ignore[arg-type]
-
-
 def rejected_with_conclusion(job: Job, reviewer: User) -> tuple[SignOff, ReviewerConclusion]:
-    signature = sign_off(job.pk, reviewer, form(job, "rejected", reason="Cites repealed law.", conclusion="Not so."))
+    signature = sign_off(
+        job.pk, reviewer, signoff_form(job, "rejected", reason="Cites repealed law.", conclusion="Not so.")
+    )
     return signature, ReviewerConclusion.objects.get(job=job)
 
 
 def failed_attempt(job: Job, reviewer: User) -> SigningFailure:
     with pytest.raises(SignOffRefused):
-        sign_off(job.pk, reviewer, form(job, password="wrong"))
+        sign_off(job.pk, reviewer, signoff_form(job, password="wrong"))
     return SigningFailure.objects.get(job=job)
 
 
@@ -131,7 +122,7 @@ def test_an_edited_review_row_is_named(finished: Job, reviewer: User, table: str
 
 
 def test_a_signoff_moved_to_another_job_is_named_and_bound_elsewhere(finished: Job, other: Job, reviewer: User):
-    signature = sign_off(finished.pk, reviewer, form(finished))
+    signature = sign_off(finished.pk, reviewer, signoff_form(finished))
     superuser("audit_app_signoff", "UPDATE audit_app_signoff SET job_id = %s WHERE id = %s", other.pk, signature.pk)
     report = verify()
     messages = [p.message for p in report.problems if (p.table, p.row_id) == ("audit_app_signoff", str(signature.pk))]
@@ -143,7 +134,7 @@ def test_a_signoff_moved_to_another_job_is_named_and_bound_elsewhere(finished: J
 
 
 def test_a_signoff_copied_onto_another_jobs_record_is_named(finished: Job, other: Job, reviewer: User):
-    signature = sign_off(finished.pk, reviewer, form(finished))
+    signature = sign_off(finished.pk, reviewer, signoff_form(finished))
     # Unledgered: a copy naming the other job, keeping the first job's run hash (or taking the other's).
     kept = unledgered_copy(signature, job=other)
     report = verify()
@@ -157,7 +148,7 @@ def test_a_ledgered_signoff_bound_to_another_jobs_run_record_is_named(
 ):
     """Everything ledgered, hashes real: only the binding is wrong. ``sign_off`` never writes this (it binds
     the job's own run record), but anyone who can call the evidence helper can; the binding check names it."""
-    real = sign_off(finished.pk, reviewer, form(finished))
+    real = sign_off(finished.pk, reviewer, signoff_form(finished))
     signature = store_evidence(
         SignOff(
             job=other,
@@ -180,7 +171,7 @@ def test_a_ledgered_signoff_bound_to_another_jobs_run_record_is_named(
             text="Copied.",
         )
     )
-    by_rolf = sign_off(other.pk, second_reviewer, form(other, password="pw-rolf"))
+    by_rolf = sign_off(other.pk, second_reviewer, signoff_form(other, password="pw-rolf"))
     stranger = store_evidence(
         ReviewerConclusion(
             job=other,
@@ -245,7 +236,7 @@ def test_verify_ledger_exits_1_naming_forged_review_rows(finished: Job, other: J
 
 def test_pages_never_count_an_unledgered_or_edited_signoff(finished: Job, other: Job, reviewer: User):
     unledgered_copy(
-        sign_off(finished.pk, reviewer, form(finished, "rejected", reason="No.")),
+        sign_off(finished.pk, reviewer, signoff_form(finished, "rejected", reason="No.")),
         job=other,
         meaning="approved",
         run_record_sha256=other.run.record_sha256,
@@ -273,15 +264,19 @@ def test_odd_but_valid_review_evidence_verifies_clean(analyst: User, team: Team,
     odd_reviewer.first_name, odd_reviewer.last_name = "Seán", "O'Brien-Ní Dhúill"
     odd_reviewer.save()
     clinical = FinishedJobFactory(submitter=analyst, domain="clinical")
-    sign_off(clinical.pk, reviewer, form(clinical, reason=ODD[0], conclusion="x" * 10_000))
-    sign_off(clinical.pk, odd_reviewer, form(clinical, password="pw-seán", reason=ODD[1], conclusion=ODD[2]))
+    sign_off(clinical.pk, reviewer, signoff_form(clinical, reason=ODD[0], conclusion="x" * 10_000))
+    sign_off(clinical.pk, odd_reviewer, signoff_form(clinical, password="pw-seán", reason=ODD[1], conclusion=ODD[2]))
     assert review_of(clinical).state == "approved"
     rejected = FinishedJobFactory(submitter=analyst)
     sign_off(
-        rejected.pk, odd_reviewer, form(rejected, "rejected", password="pw-seán", reason=ODD[3], conclusion=ODD[4])
+        rejected.pk,
+        odd_reviewer,
+        signoff_form(rejected, "rejected", password="pw-seán", reason=ODD[3], conclusion=ODD[4]),
     )
     changes = FinishedJobFactory(submitter=analyst)
-    sign_off(changes.pk, reviewer, form(changes, "changes_requested", reason="\n".join(ODD), conclusion="🙂" * 2_500))
+    sign_off(
+        changes.pk, reviewer, signoff_form(changes, "changes_requested", reason="\n".join(ODD), conclusion="🙂" * 2_500)
+    )
     failed_attempt(changes, odd_reviewer)
     report = verify()
     assert (report.ok, report.problems) == (True, [])

@@ -23,9 +23,9 @@ from django.db import transaction
 from audit_app.celery import app
 from audit_app.models import Job, SignOff
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
-from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
+from audit_app.services.review import SignOffRefused, sign_off
 from audit_app.services.review_state import review_of
-from tests.factories import FinishedJobFactory, JobFactory, engine
+from tests.factories import FinishedJobFactory, JobFactory, engine, signoff_form
 from tests.service.conftest import assign, make_user
 from tests.service.processes import start_celery, stop, wait_for
 
@@ -56,10 +56,6 @@ def with_email(user: User) -> User:
     user.email = f"{user.get_username()}@example.test"
     user.save()
     return user
-
-
-def form(job: Job, meaning: str = "approved", password: str = "pw-rita", reason: str = "") -> SignOffForm:
-    return SignOffForm(meaning, reason, password, job.run.record_sha256, review_of(job).version)
 
 
 def finish(analyst: User, capture: Any, domain: str = "legal") -> Job:
@@ -133,7 +129,7 @@ def test_an_approval_tells_the_submitter_who_approved_when(
     job = finish(analyst, django_capture_on_commit_callbacks)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        signature = sign_off(job.pk, reviewer, form(job))
+        signature = sign_off(job.pk, reviewer, signoff_form(job))
     assert [message.to for message in mailoutbox] == [["alice@example.test"]]
     message = mailoutbox[0]
     assert message.subject == f"Job {job.pk}: approved"
@@ -151,7 +147,7 @@ def test_a_rejection_or_request_for_changes_tells_the_submitter_why(
     with_email(analyst)
     job = finish(analyst, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        sign_off(job.pk, reviewer, form(job, meaning, reason="Clause 4 was misread."))
+        sign_off(job.pk, reviewer, signoff_form(job, meaning, reason="Clause 4 was misread."))
     assert [message.to for message in mailoutbox] == [["alice@example.test"]]
     message = mailoutbox[0]
     assert message.subject == f"Job {job.pk}: {label.lower()}"
@@ -169,7 +165,7 @@ def test_a_clinical_first_approval_asks_the_other_reviewers_for_one_more(
     job = finish(analyst, django_capture_on_commit_callbacks, domain="clinical")
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        sign_off(job.pk, reviewer, form(job))
+        sign_off(job.pk, reviewer, signoff_form(job))
     assert [message.to for message in mailoutbox] == [["rolf@example.test"]]  # not Rita, not yet Alice
     message = mailoutbox[0]
     assert message.subject == f"Job {job.pk} needs one more approval"
@@ -179,7 +175,7 @@ def test_a_clinical_first_approval_asks_the_other_reviewers_for_one_more(
     assert_no_content(message, job)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        sign_off(job.pk, second_reviewer, form(job, password="pw-rolf"))
+        sign_off(job.pk, second_reviewer, signoff_form(job, password="pw-rolf"))
     assert [message.to for message in mailoutbox] == [["alice@example.test"]]
     body = mailoutbox[0].body
     assert f"Job {job.pk} was approved (2 of 2 approvals)." in body
@@ -190,7 +186,7 @@ def test_a_clinical_first_approval_asks_the_other_reviewers_for_one_more(
 def sign_off_then_fail(job: Job, reviewer: User) -> None:
     """A sign-off inside a request that fails after it: the request's transaction rolls the signature back."""
     with transaction.atomic():
-        sign_off(job.pk, reviewer, form(job))
+        sign_off(job.pk, reviewer, signoff_form(job))
         raise RuntimeError("the request failed after signing")
 
 
@@ -200,7 +196,7 @@ def test_a_refused_or_rolled_back_sign_off_sends_nothing(
 ):
     with_email(analyst)
     job = finish(analyst, django_capture_on_commit_callbacks)
-    for refused in (form(job, password="wrong"), form(job, "rejected")):  # wrong password; no reason
+    for refused in (signoff_form(job, password="wrong"), signoff_form(job, "rejected")):  # wrong password; no reason
         with django_capture_on_commit_callbacks(execute=True), pytest.raises(SignOffRefused):
             sign_off(job.pk, reviewer, refused)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
@@ -208,7 +204,7 @@ def test_a_refused_or_rolled_back_sign_off_sends_nothing(
     assert not SignOff.objects.exists()
     assert mailoutbox == []
     with django_capture_on_commit_callbacks(execute=True):  # the same sign-off, committed, is told
-        sign_off(job.pk, reviewer, form(job))
+        sign_off(job.pk, reviewer, signoff_form(job))
     assert [message.to for message in mailoutbox] == [["alice@example.test"]]
 
 
@@ -238,7 +234,7 @@ def test_the_control_worker_sends_the_mails_as_the_demo_does(control_log: Path, 
     with_email(analyst), with_email(reviewer)
     job = FinishedJobFactory(submitter=analyst, question=QUESTION, answer=ANSWER)  # commits: mail queued
     wait_for(lambda: f"Subject: Job {job.pk} awaits your review" in control_log.read_text(), 30, "the review mail")
-    sign_off(job.pk, reviewer, form(job))
+    sign_off(job.pk, reviewer, signoff_form(job))
     wait_for(lambda: f"Subject: Job {job.pk}: approved" in control_log.read_text(), 30, "the outcome mail")
     log = control_log.read_text()
     assert "To: rita@example.test" in log
@@ -267,7 +263,7 @@ def test_a_mail_server_outage_is_retried_then_logged_and_the_sign_off_stands(
 ):
     with_email(analyst)
     job = FinishedJobFactory(submitter=analyst)
-    sign_off(job.pk, reviewer, form(job))
+    sign_off(job.pk, reviewer, signoff_form(job))
     assert review_of(job).state == "approved"  # the outage did not fail the sign-off
     failed = f"The outcome e-mail for job {job.pk} to user {analyst.pk} was not sent after 3 attempts"
     wait_for(lambda: failed in control_log.read_text(), 30, "the final failure")
@@ -286,5 +282,5 @@ def test_a_deactivated_submitter_gets_no_outcome_mail(
     analyst.save()
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        sign_off(job.pk, reviewer, form(job))
+        sign_off(job.pk, reviewer, signoff_form(job))
     assert mailoutbox == []

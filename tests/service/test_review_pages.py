@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailure, SignOff, Team
 from audit_app.services.pipeline import cancel_job, claim_job, fail_job
-from audit_app.services.review import SignOffForm, sign_off
+from audit_app.services.review import sign_off
 from audit_app.services.review_state import review_of
-from tests.factories import FinishedJobFactory, JobFactory
+from tests.factories import FinishedJobFactory, JobFactory, signoff_form
 from tests.forging import insert_unledgered
 from tests.service.conftest import assign, make_user
 
@@ -42,8 +42,7 @@ def queue_order(html: str) -> list[int]:
 
 def signed_by(job: Job, user: User, password: str, meaning: str = "approved", reason: str = "") -> None:
     """A signature through the service, as another reviewer's earlier session gave it."""
-    form = SignOffForm(meaning, reason, password, job.run.record_sha256, review_of(job).version)
-    sign_off(job.pk, user, form)
+    sign_off(job.pk, user, signoff_form(job, meaning, password, reason=reason))
 
 
 def age(job: Job, hours: float) -> None:

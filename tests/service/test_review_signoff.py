@@ -11,21 +11,10 @@ from django.db import connection
 from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailure, SignOff
 from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
 from audit_app.services.review_state import AWAITING_REVIEW, NOT_REVIEWABLE, review_of
-from tests.factories import FinishedJobFactory, JobFactory
+from tests.factories import FinishedJobFactory, JobFactory, signoff_form
 from tests.service.conftest import assign, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def form(job: Job, meaning: str = "approved", password: str = "pw-rita", **changes: object) -> SignOffForm:
-    values: dict[str, object] = {
-        "meaning": meaning,
-        "reason": "",
-        "password": password,
-        "run_record_sha256": job.run.record_sha256,
-        "seen_version": review_of(job).version,
-    }
-    return SignOffForm(**(values | changes))  # type: ignore[arg-type]
 
 
 def stored() -> tuple[int, int, int]:
@@ -33,7 +22,7 @@ def stored() -> tuple[int, int, int]:
 
 
 def test_an_approval_stores_the_manifestation_bound_to_the_run_record(finished: Job, reviewer: User):
-    signature = sign_off(finished.pk, reviewer, form(finished, username="rita"))
+    signature = sign_off(finished.pk, reviewer, signoff_form(finished, username="rita"))
     assert signature.signer_name == "Rita Reviewer"
     assert signature.meaning == "approved"
     assert signature.run_record_sha256 == finished.run.record_sha256
@@ -48,16 +37,20 @@ def test_an_approval_stores_the_manifestation_bound_to_the_run_record(finished: 
 
 
 def test_a_clinical_job_needs_two_distinct_approvals(clinical: Job, reviewer: User, second_reviewer: User):
-    sign_off(clinical.pk, reviewer, form(clinical))
+    sign_off(clinical.pk, reviewer, signoff_form(clinical))
     review = review_of(clinical)
     assert (review.state, review.required, review.remaining) == (AWAITING_REVIEW, 2, 1)
-    sign_off(clinical.pk, second_reviewer, form(clinical, password="pw-rolf"))
+    sign_off(clinical.pk, second_reviewer, signoff_form(clinical, password="pw-rolf"))
     assert review_of(clinical).state == "approved"
 
 
 def test_a_conclusion_is_separate_evidence_and_the_answer_is_unchanged(finished: Job, reviewer: User):
     answer = finished.run.answer
-    sign_off(finished.pk, reviewer, form(finished, "rejected", reason="Cites repealed law.", conclusion="Not binding."))
+    sign_off(
+        finished.pk,
+        reviewer,
+        signoff_form(finished, "rejected", reason="Cites repealed law.", conclusion="Not binding."),
+    )
     (conclusion,) = review_of(finished).conclusions
     assert conclusion.text == "Not binding."
     assert conclusion.author_name == "Rita Reviewer"
@@ -82,13 +75,13 @@ def test_bad_forms_are_refused_with_a_sentence_and_store_nothing(
 ):
     before = stored()
     with pytest.raises(SignOffRefused, match=message):
-        sign_off(finished.pk, reviewer, form(finished, **changes))
+        sign_off(finished.pk, reviewer, signoff_form(finished, **changes))
     assert stored() == before
 
 
 def test_a_wrong_password_stores_no_signature_but_is_recorded(finished: Job, reviewer: User):
     with pytest.raises(SignOffRefused, match="password is not correct"):
-        sign_off(finished.pk, reviewer, form(finished, password="wrong", conclusion="x"))
+        sign_off(finished.pk, reviewer, signoff_form(finished, password="wrong", conclusion="x"))
     assert SignOff.objects.count() == 0
     assert ReviewerConclusion.objects.count() == 0
     failure = SigningFailure.objects.get()
@@ -104,14 +97,14 @@ def test_an_empty_user_id_or_password_is_refused_and_not_counted_as_a_failure(
 ):
     before = stored()
     with pytest.raises(SignOffRefused, match=message):
-        sign_off(finished.pk, reviewer, form(finished, **changes))
+        sign_off(finished.pk, reviewer, signoff_form(finished, **changes))
     assert stored() == before
     assert not SigningFailure.objects.exists()
 
 
 def test_a_wrong_user_id_at_the_first_signing_is_refused_and_recorded(finished: Job, reviewer: User):
     with pytest.raises(SignOffRefused, match="user id is not yours"):
-        sign_off(finished.pk, reviewer, form(finished, username="rolf"))
+        sign_off(finished.pk, reviewer, signoff_form(finished, username="rolf"))
     assert SignOff.objects.count() == 0
     assert SigningFailure.objects.get().reason == "wrong user id"
 
@@ -120,10 +113,10 @@ def test_repeated_wrong_passwords_lock_signing_even_with_the_right_one(finished:
     settings.GLASSBOX = settings.GLASSBOX | {"SIGNING_MAX_FAILURES": 3}
     for attempt in range(3):
         with pytest.raises(SignOffRefused) as refused:
-            sign_off(finished.pk, reviewer, form(finished, password=f"wrong{attempt}"))
+            sign_off(finished.pk, reviewer, signoff_form(finished, password=f"wrong{attempt}"))
     assert "locked for your account until" in str(refused.value)
     with pytest.raises(SignOffRefused, match="Signing is locked"):
-        sign_off(finished.pk, reviewer, form(finished))
+        sign_off(finished.pk, reviewer, signoff_form(finished))
     assert SignOff.objects.count() == 0
     assert SigningFailure.objects.count() == 3  # attempts while locked do not check the password at all
 
@@ -133,22 +126,22 @@ def test_nobody_signs_their_own_job(team, reviewer: User):
     own = FinishedJobFactory(submitter=reviewer, team=team)
     before = stored()
     with pytest.raises(SignOffRefused, match="You submitted this job"):
-        sign_off(own.pk, reviewer, form(own))
+        sign_off(own.pk, reviewer, signoff_form(own))
     assert stored() == before
 
 
 def test_signing_twice_is_refused(finished: Job, reviewer: User):
-    sign_off(finished.pk, reviewer, form(finished, "changes_requested", reason="Check the dates."))
+    sign_off(finished.pk, reviewer, signoff_form(finished, "changes_requested", reason="Check the dates."))
     before = stored()
     with pytest.raises(SignOffRefused, match="You already signed this job as changes requested"):
-        sign_off(finished.pk, reviewer, form(finished, "changes_requested", reason="Again."))
+        sign_off(finished.pk, reviewer, signoff_form(finished, "changes_requested", reason="Again."))
     assert stored() == before
 
 
 def test_a_decided_job_takes_no_more_signatures(finished: Job, reviewer: User, second_reviewer: User):
-    sign_off(finished.pk, reviewer, form(finished))
+    sign_off(finished.pk, reviewer, signoff_form(finished))
     with pytest.raises(SignOffRefused, match="already approved"):
-        sign_off(finished.pk, second_reviewer, form(finished, password="pw-rolf"))
+        sign_off(finished.pk, second_reviewer, signoff_form(finished, password="pw-rolf"))
 
 
 @pytest.mark.parametrize("scope", [("other", "legal"), ("same", "finance")])
@@ -156,7 +149,7 @@ def test_a_reviewer_out_of_scope_is_refused(finished: Job, team, other_team, sco
     stranger = assign(make_user("rex", "reviewer", None), team if scope[0] == "same" else other_team, scope[1])
     before = stored()
     with pytest.raises(SignOffRefused, match="assigned to you"):
-        sign_off(finished.pk, stranger, form(finished, password="pw-rex"))
+        sign_off(finished.pk, stranger, signoff_form(finished, password="pw-rex"))
     assert stored() == before
 
 
@@ -174,7 +167,7 @@ def test_a_job_without_a_finished_answer_is_not_signable(analyst: User, reviewer
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_signoffs_by_one_reviewer_store_exactly_one(finished: Job, reviewer: User):
-    values = form(finished)
+    values = signoff_form(finished)
     barrier, outcomes = threading.Barrier(2), []
 
     def sign() -> None:

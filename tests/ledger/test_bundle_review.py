@@ -4,9 +4,6 @@ and verifies offline; a sign-off of another job, or one bound to another job's r
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +19,10 @@ from audit_app.services.killswitch import resume_inference, suspend_inference
 from audit_app.services.review import SignOffRefused, sign_off
 from audit_app.services.store import store_evidence
 from tests.factories import FinishedJobFactory, signoff_form
+from tests.ledger.test_bundle_v2 import run_standalone  # the offline verifier, run as auditors run it
 from tests.service.conftest import assign, make_user
 
 pytestmark = pytest.mark.django_db
-STANDALONE = "import runpy, sys; sys.modules['django'] = None; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"  # noqa: E501
 
 
 @pytest.fixture
@@ -47,16 +44,6 @@ def signed(tmp_path: Path) -> tuple[Job, Job, User]:
     sign_off(other.pk, rita, signoff_form(other, "rejected", reason="Another job's."))
     record_access(analyst, AccessEvent.VIEW, f"signoff:{first.pk}")
     return job, other, rita
-
-
-def run_standalone(bundle: Path, key: Path) -> subprocess.CompletedProcess[str]:
-    script = Path(shutil.copy(standalone.__file__, bundle.parent / "standalone.py"))
-    return subprocess.run(
-        [sys.executable, "-I", "-c", STANDALONE, str(script), str(bundle), "--key", str(key)],
-        capture_output=True,
-        text=True,
-        cwd=bundle.parent,
-    )
 
 
 def test_a_signed_jobs_bundle_holds_its_review_and_verifies_offline(signed, tmp_path: Path):

@@ -98,6 +98,30 @@ SELECT c.id, c.job_id, c.author_id, c.signoff_record_sha256, s.id, s.job_id, s.s
 """
 
 
+# Review scope against the ledgered account events: each (reviewer, team, domain) must hold an assignment row
+# exactly when its latest ledgered scope event (by sequence) is an assignment. A row INSERTed by an insider gives
+# someone the right to sign unseen; a row DELETEd removes it unseen.
+SCOPES = """
+WITH latest AS (
+    SELECT DISTINCT ON (a.user_id, a.team_id, a.domain) a.user_id, a.team_id, a.domain, a.action
+      FROM audit_app_accountevent a
+      JOIN audit_app_ledgerentry e ON e.subject = 'account:' || a.id AND e.kind = 'account'
+     WHERE a.action IN ('assign', 'unassign')
+     ORDER BY a.user_id, a.team_id, a.domain, e.sequence DESC)
+SELECT r.id, r.user_id, r.team_id, r.domain, l.action
+  FROM audit_app_reviewerassignment r
+  LEFT JOIN latest l ON (l.user_id, l.team_id, l.domain) = (r.user_id, r.team_id, r.domain)
+ WHERE l.action IS DISTINCT FROM 'assign'
+UNION ALL
+SELECT NULL, l.user_id, l.team_id, l.domain, l.action
+  FROM latest l
+ WHERE l.action = 'assign' AND NOT EXISTS (
+       SELECT 1 FROM audit_app_reviewerassignment r
+        WHERE (r.user_id, r.team_id, r.domain) = (l.user_id, l.team_id, l.domain))
+ ORDER BY 1, 2, 3, 4
+"""
+
+
 class Inexact(Exception):
     """A ledgered job value whose ``->>`` text Python does not reproduce exactly: the query decides."""
 
@@ -195,6 +219,26 @@ def check_bindings(ledgered_jobs: Sequence[tuple[str, str | None]] | None = None
                 "submission has.",
             )
         yield from _signed_problems(cursor)
+        yield from _scope_problems(cursor)
+
+
+def _scope_problems(cursor: Any) -> Iterator[Problem]:
+    cursor.execute(SCOPES)
+    for row_id, user_id, team_id, domain, latest in cursor.fetchall():
+        scope = f"user {user_id}'s review of team {team_id} in {domain}"
+        if row_id is None:
+            yield Problem(
+                "audit_app_reviewerassignment",
+                None,
+                f"{scope} was ledgered as assigned, but its assignment row is gone: removed outside Glassbox.",
+            )
+        else:
+            ledgered = "was last ledgered as removed" if latest else "was never ledgered"
+            yield Problem(
+                "audit_app_reviewerassignment",
+                str(row_id),
+                f"gives {scope}, which {ledgered}: added outside Glassbox.",
+            )
 
 
 def _signed_problems(cursor: Any) -> Iterator[Problem]:

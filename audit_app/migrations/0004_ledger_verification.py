@@ -4,24 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_app', '0003_evidence_triggers'),
+        ("audit_app", "0003_evidence_triggers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerVerification',
+            name="LedgerVerification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested_by_name', models.CharField(max_length=150)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('ok', models.BooleanField()),
-                ('entries', models.BigIntegerField(default=0)),
-                ('message', models.TextField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("requested_by_name", models.CharField(max_length=150)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("ok", models.BooleanField()),
+                ("entries", models.BigIntegerField(default=0)),
+                ("message", models.TextField()),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
     ]

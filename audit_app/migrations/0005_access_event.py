@@ -7,27 +7,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_app', '0004_ledger_verification'),
+        ("audit_app", "0004_ledger_verification"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         # Same write-once guard as the other evidence tables (function from 0003).
         migrations.CreateModel(
-            name='AccessEvent',
+            name="AccessEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('view', 'View'), ('export', 'Export')], max_length=10)),
-                ('actor_name', models.CharField(max_length=150)),
-                ('subject', models.CharField(max_length=100)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('record_sha256', models.CharField(max_length=64)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("action", models.CharField(choices=[("view", "View"), ("export", "Export")], max_length=10)),
+                ("actor_name", models.CharField(max_length=150)),
+                ("subject", models.CharField(max_length=100)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("record_sha256", models.CharField(max_length=64)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.RunSQL(

@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_app', '0005_access_event'),
+        ("audit_app", "0005_access_event"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerHead',
+            name="LedgerHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('size', models.BigIntegerField(default=0)),
-                ('edge', models.JSONField(default=list)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("size", models.BigIntegerField(default=0)),
+                ("edge", models.JSONField(default=list)),
             ],
         ),
     ]

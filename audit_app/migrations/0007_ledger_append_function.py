@@ -59,5 +59,7 @@ $$ LANGUAGE plpgsql;
 class Migration(migrations.Migration):
     dependencies = [("audit_app", "0006_ledger_head")]
     operations = [
-        migrations.RunSQL(FUNCTION, "DROP FUNCTION IF EXISTS glassbox_ledger_append(text, text, bytea, bytea, timestamptz);")
+        migrations.RunSQL(
+            FUNCTION, "DROP FUNCTION IF EXISTS glassbox_ledger_append(text, text, bytea, bytea, timestamptz);"
+        )
     ]

@@ -12,7 +12,9 @@ from django.db import migrations, models
 
 def refuse_existing_evidence(apps: Any, schema_editor: Any) -> None:
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM audit_app_submission) + (SELECT count(*) FROM audit_app_runrecord)")
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM audit_app_submission) + (SELECT count(*) FROM audit_app_runrecord)"
+        )
         (rows,) = cursor.fetchone()
     if rows:
         raise RuntimeError(

@@ -19,13 +19,11 @@ TRIGGERS = (
     "FOR EACH STATEMENT EXECUTE FUNCTION glassbox_refuse_change();"
 )
 DROP_TRIGGERS = (
-    f"DROP TRIGGER IF EXISTS {TABLE}_write_once ON {TABLE};"
-    f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE};"
+    f"DROP TRIGGER IF EXISTS {TABLE}_write_once ON {TABLE};DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE};"
 )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("audit_app", "0009_signer_trusts_no_mutable_state"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -68,12 +66,38 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("requested_at", models.DateTimeField(auto_now_add=True)),
-                ("status", models.CharField(choices=[("queued", "Queued"), ("running", "Running"), ("finished", "Finished"), ("failed", "Failed")], default="queued", max_length=10)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("finished", "Finished"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
                 ("done", models.BigIntegerField(default=0)),
                 ("total", models.BigIntegerField(default=0)),
                 ("error", models.TextField(blank=True)),
-                ("requested_by", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL)),
-                ("result", models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="run", to="audit_app.ledgerverification")),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "result",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="run",
+                        to="audit_app.ledgerverification",
+                    ),
+                ),
             ],
             options={
                 "ordering": ["-requested_at", "-id"],

@@ -4,31 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_app', '0011_rerun_link'),
+        ("audit_app", "0011_rerun_link"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkerStatus',
+            name="WorkerStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hostname', models.CharField(max_length=255)),
-                ('pid', models.PositiveIntegerField()),
-                ('queues', models.CharField(max_length=200)),
-                ('device', models.CharField(blank=True, max_length=200)),
-                ('model_id', models.CharField(blank=True, max_length=300)),
-                ('model_revision', models.CharField(blank=True, max_length=100)),
-                ('quantization', models.CharField(blank=True, max_length=20)),
-                ('is_test_model', models.BooleanField(default=False)),
-                ('load_error', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField()),
-                ('heartbeat_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hostname", models.CharField(max_length=255)),
+                ("pid", models.PositiveIntegerField()),
+                ("queues", models.CharField(max_length=200)),
+                ("device", models.CharField(blank=True, max_length=200)),
+                ("model_id", models.CharField(blank=True, max_length=300)),
+                ("model_revision", models.CharField(blank=True, max_length=100)),
+                ("quantization", models.CharField(blank=True, max_length=20)),
+                ("is_test_model", models.BooleanField(default=False)),
+                ("load_error", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField()),
+                ("heartbeat_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['hostname', 'pid'],
-                'constraints': [models.UniqueConstraint(fields=('hostname', 'pid'), name='worker_status_unique')],
+                "ordering": ["hostname", "pid"],
+                "constraints": [models.UniqueConstraint(fields=("hostname", "pid"), name="worker_status_unique")],
             },
         ),
     ]

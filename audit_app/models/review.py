@@ -106,7 +106,9 @@ class AccountEvent(WriteOnceModel):
     action = models.CharField(max_length=20, choices=ACTIONS)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     username = models.CharField(max_length=150)
-    team_name = models.CharField(max_length=100, blank=True)  # for scope changes
+    # For scope changes: the team by id (what the assignment row names; a rename changes nothing) and by name.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+", null=True)
+    team_name = models.CharField(max_length=100, blank=True)
     domain = models.CharField(max_length=20, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
     actor_name = models.CharField(max_length=200)  # the operator, or the command line's account

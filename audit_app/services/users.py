@@ -99,14 +99,15 @@ def set_active(actor: str, user_id: int, active: bool, acting_user: User | None 
 
 
 def _ledger(
-    action: str, user: User, actor: str, acting_user: User | None, team_name: str = "", domain: str = ""
+    action: str, user: User, actor: str, acting_user: User | None, team: Team | None = None, domain: str = ""
 ) -> None:
     """The change as evidence, in the caller's transaction: the change and its entry stand or fall together."""
     event = AccountEvent(
         action=action,
         user=user,
         username=user.get_username(),
-        team_name=team_name,
+        team=team,
+        team_name=team.name if team is not None else "",
         domain=domain,
         actor=acting_user,
         actor_name=actor,
@@ -140,7 +141,7 @@ def assign_reviewer(
             )
         made = [ReviewerAssignment.objects.create(user=user, team=team, domain=domain) for domain in domains]
         for domain in domains:
-            _ledger(AccountEvent.ASSIGN, user, actor, acting_user, team.name, domain)
+            _ledger(AccountEvent.ASSIGN, user, actor, acting_user, team, domain)
     log.info("%s assigned reviewer %s to team %s in %s", actor, user.get_username(), team.name, ", ".join(domains))
     return made
 
@@ -159,7 +160,7 @@ def remove_assignment(
             )
         held.delete()
         for domain in domains:
-            _ledger(AccountEvent.UNASSIGN, user, actor, acting_user, team.name, domain)
+            _ledger(AccountEvent.UNASSIGN, user, actor, acting_user, team, domain)
     log.info("%s removed reviewer %s from team %s in %s", actor, user.get_username(), team.name, ", ".join(domains))
 
 

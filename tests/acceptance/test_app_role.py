@@ -99,7 +99,8 @@ def app_role() -> Iterator[str]:
 
 
 def test_the_app_runs_under_the_documented_role_which_cannot_change_evidence(app_role: str):
-    from audit_app.models import ReviewerAssignment, Team
+    from audit_app.models import Team
+    from audit_app.services.users import assign_reviewer
 
     team = Team.objects.create(name="Litigation")
     alice = person("alice", "analyst", team)
@@ -109,7 +110,7 @@ def test_the_app_runs_under_the_documented_role_which_cannot_change_evidence(app
     rita.set_password("pw-rita-role")
     rita.first_name, rita.last_name = "Rita", "Reviewer"
     rita.save()
-    ReviewerAssignment.objects.create(user=rita, team=team, domain="legal")
+    assign_reviewer("test setup", rita, team.name, ["legal"])
     environment = _environment() | {"DATABASE_URL": app_role, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SCRIPT],

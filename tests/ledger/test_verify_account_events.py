@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from audit_app.models import AccountEvent, LedgerEntry, Team
+from audit_app.models import AccountEvent, LedgerEntry, ReviewerAssignment, Team
 from audit_app.services.users import UserChangeRefused, assign_reviewer, remove_assignment, set_active
 from tests.forging import insert_unledgered
 from tests.ledger.insider import named, superuser, verify
@@ -83,3 +83,31 @@ def test_odd_but_valid_names_verify_clean(operator: User):
     set_active("manage.py (rôot)", odd.pk, False)
     report = verify()
     assert report.ok, report.problems
+
+
+def test_review_scope_added_or_removed_outside_glassbox_is_named(operator: User, reviewer: User):
+    team = Team.objects.create(name="Litigation")
+    assign_reviewer("operator oscar", reviewer, "Litigation", ["legal", "finance"], acting_user=operator)
+    remove_assignment("operator oscar", reviewer, "Litigation", ["finance"], acting_user=operator)
+    assert verify().ok
+    # An insider with the app role: scope given with no ledgered event, scope given back after its removal,
+    # and ledgered scope taken away, each a plain row change the grants allow.
+    never = ReviewerAssignment.objects.create(user=reviewer, team=team, domain="clinical")
+    again = ReviewerAssignment.objects.create(user=reviewer, team=team, domain="finance")
+    ReviewerAssignment.objects.filter(domain="legal").delete()
+    report = verify()
+    assert not report.ok
+    assert {("audit_app_reviewerassignment", str(never.pk)), ("audit_app_reviewerassignment", str(again.pk))} <= named(
+        report
+    )
+    messages = [str(problem) for problem in report.problems]
+    assert any("was never ledgered" in m for m in messages)
+    assert any("was last ledgered as removed" in m for m in messages)
+    assert any("in legal was ledgered as assigned, but its assignment row is gone" in m for m in messages)
+
+
+def test_a_renamed_team_keeps_its_scope_verified(operator: User, reviewer: User):
+    team = Team.objects.create(name="Litigation")
+    assign_reviewer("operator oscar", reviewer, "Litigation", ["legal"], acting_user=operator)
+    Team.objects.filter(pk=team.pk).update(name="Disputes")  # the scope names the team by id
+    assert verify().ok

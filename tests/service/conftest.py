@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import Browser, sync_playwright
 
-from audit_app.models import Job, ReviewerAssignment, Team
+from audit_app.models import Job, Team
+from audit_app.services.users import assign_reviewer
 from tests.factories import FinishedJobFactory
 from tests.service.processes import start_celery, stop
 
@@ -98,8 +99,8 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
 
 
 def assign(user: User, team: Team, *domains: str) -> User:
-    for domain in domains:
-        ReviewerAssignment.objects.create(user=user, team=team, domain=domain)
+    """Review scope as an operator gives it: through the service, so each assignment is a ledgered account event."""
+    assign_reviewer("test setup", user, team.name, list(domains))
     return user
 
 

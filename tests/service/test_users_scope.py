@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from audit_app.models import Job, ReviewerAssignment, Team
 from audit_app.services.review_state import may_review
 from tests.factories import FinishedJobFactory
-from tests.service.conftest import make_user
+from tests.service.conftest import assign, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_assign_reviewer_gives_and_removes_scope_and_logs_it(analyst: User, team
 )
 def test_assign_reviewer_refuses_bad_input_and_stores_nothing(analyst: User, team: Team, args, sentence):
     rolf = make_user("rolf", "reviewer", None)
-    ReviewerAssignment.objects.create(user=rolf, team=team, domain="clinical")
+    assign(rolf, team, "clinical")
     before = sorted(ReviewerAssignment.objects.values_list("user__username", "team__name", "domain"))
     with pytest.raises(CommandError, match=sentence) as refused:
         call_command("assign_reviewer", *args, stdout=io.StringIO())

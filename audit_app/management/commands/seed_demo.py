@@ -11,6 +11,7 @@ from django.db import transaction
 
 from audit_app.models import ReviewerAssignment, Team
 from audit_app.models.organisation import DOMAINS
+from audit_app.services.users import assign_reviewer
 
 # username, role, first and last name (the printed name on signatures, 21 CFR 11.50)
 USERS = (
@@ -42,7 +43,9 @@ class Command(BaseCommand):
                 if role == "reviewer":
                     # Reviewers see the team's jobs through their review scope, not as members of the team.
                     team.members.remove(user)
-                    for domain, _label in DOMAINS:
-                        ReviewerAssignment.objects.get_or_create(user=user, team=team, domain=domain)
+                    held = set(ReviewerAssignment.objects.filter(user=user, team=team).values_list("domain", flat=True))
+                    missing = [domain for domain, _label in DOMAINS if domain not in held]
+                    if missing:  # through the service: each assignment is a ledgered account event
+                        assign_reviewer("seed_demo", user, team.name, missing)
                 lines.append(f"  {username:<9} password {password}  ({first} {last}, {role})")
         self.stdout.write("Demo users (passwords are new each start):\n" + "\n".join(lines))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from audit_app.celery import app
@@ -86,7 +86,8 @@ def test_a_finished_job_tells_each_reviewer_in_scope_but_not_its_submitter(
     assign(with_email(analyst), team, "legal")
     assign(with_email(make_user("otto", "reviewer", None)), other_team, "legal")  # another team
     assign(with_email(make_user("cleo", "reviewer", None)), team, "clinical")  # another domain
-    assign(with_email(make_user("ana", "analyst", team)), team, "legal")  # not a reviewer
+    ana = assign(with_email(make_user("ana", "reviewer", team)), team, "legal")
+    ana.groups.set([Group.objects.get(name="analyst")])  # no longer a reviewer: her stale scope must not count
     gone = assign(with_email(make_user("gus", "reviewer", None)), team, "legal")
     gone.is_active = False  # deactivated, not deleted
     gone.save()

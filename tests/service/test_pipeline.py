@@ -67,7 +67,8 @@ def test_killed_worker_job_completes_once_after_a_new_worker_starts(tmp_path: Pa
     # Event-driven, no race against a long generation: kill as soon as the worker is generating (its first
     # progress write), then follow the job's state: the sweep requeues it, the new worker runs it once.
     run_job.app.control.purge()
-    first = start_celery("inference", tmp_path / "first.log")
+    # Paced: unpaced, the tiny model can finish all 160 tokens (0.3 s) between two polls of the job row.
+    first = start_celery("inference", tmp_path / "first.log", env={"GLASSBOX_TEST_STEP_DELAY_SECONDS": "0.1"})
     try:
         job = submit_job(analyst, team, "C-1", "legal", "Is a verbal contract binding?", generation=KILLABLE)
         wait_for(lambda: generating(job), timeout=180, what="the first worker to start generating")

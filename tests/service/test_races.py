@@ -51,7 +51,8 @@ def inference_messages() -> int:
 
 def test_a_job_cancelled_as_its_worker_died_ends_cancelled(tmp_path: Path, analyst: User, team: Team, beat):
     app.control.purge()
-    worker = start_celery("inference", tmp_path / "inference.log")
+    # Paced, so the job is still running when the worker is killed, however fast this machine is.
+    worker = start_celery("inference", tmp_path / "inference.log", env={"GLASSBOX_TEST_STEP_DELAY_SECONDS": "0.1"})
     try:
         job = submit_job(analyst, team, "C-1", "legal", QUESTION, generation=MEDIUM)
         wait_for(lambda: (job.refresh_from_db(), job.answer_tokens > 0)[1], what="the job to be mid-run")

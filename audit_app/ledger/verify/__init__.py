@@ -143,7 +143,10 @@ class _Walk:
                 self.exact = False
             self.frontier.push(stored_leaf if len(stored_leaf) == 32 else leaf)
             self._due()
-            if self.check_records:
+            if sequence in chunk.verified:
+                if kind == "submission":
+                    self.jobs.append((subject, ledgered_job_text(chunk.jobs[sequence])))
+            elif self.check_records:
                 entry = self._decode(sequence, kind, subject, payload)
                 if entry is not None:
                     decoded.append(entry)

@@ -1,5 +1,7 @@
 """Evidence rows read in batches, as records: one query per kind per chunk of entries, never one per entry.
 
+The slow path: only entries the serialized fast path (``serialized.py``) could not verify come here.
+
 The record built here from a stored row is ``records.evidence_record`` of that row (same columns, same value
 forms); it is built from plain column values because making model instances would cost more than all the
 hashing. Binary columns are hashed by PostgreSQL, so document bytes never travel.
@@ -189,6 +191,11 @@ def _spec(model: type[models.Model]) -> _Spec:
         select, convert, is_json = quoted, _value, False
         if isinstance(field, models.BinaryField):
             select, convert = f"encode(sha256({quoted}), 'hex')", _hashed
+        elif isinstance(field, models.DateTimeField) and not field.null:
+            # Python has no year 0 or 10000: such an edited date reads as NULL, which never equals a ledgered
+            # one, so the row is named instead of the walk crashing. (Evidence dates are never NULL.)
+            in_range = f"{quoted} >= '0001-01-01 00:00:00+00' AND {quoted} < '10000-01-01 00:00:00+00'"
+            select = f"CASE WHEN {in_range} THEN {quoted} END"
         elif isinstance(field, models.JSONField):
             convert, is_json = _json, True
         elif isinstance(field, models.CharField | models.TextField | models.IntegerField | models.BooleanField):

@@ -20,7 +20,7 @@ from audit_app.services.review import SignOffRefused, sign_off
 from audit_app.services.store import store_evidence
 from tests.factories import FinishedJobFactory, signoff_form
 from tests.ledger.test_bundle_v2 import run_standalone  # the offline verifier, run as auditors run it
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 
 pytestmark = pytest.mark.django_db
 

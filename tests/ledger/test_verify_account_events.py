@@ -11,7 +11,7 @@ from audit_app.models import AccountEvent, LedgerEntry, ReviewerAssignment, Team
 from audit_app.services.users import UserChangeRefused, assign_reviewer, remove_assignment, set_active
 from tests.forging import insert_unledgered
 from tests.ledger.insider import named, superuser, verify
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -22,37 +22,9 @@ from audit_app.services.store import store_evidence
 from tests.factories import FinishedJobFactory, signoff_form
 from tests.forging import insert_unledgered
 from tests.ledger.insider import named, superuser, verify
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team(db) -> Team:
-    return Team.objects.create(name="Litigation")
-
-
-@pytest.fixture
-def analyst(team: Team) -> User:
-    return make_user("alice", "analyst", team)
-
-
-@pytest.fixture
-def reviewer(team: Team) -> User:
-    user = make_user("rita", "reviewer", None)
-    user.first_name, user.last_name = "Rita", "Reviewer"
-    user.save()
-    return assign(user, team, "legal", "clinical")
-
-
-@pytest.fixture
-def second_reviewer(team: Team) -> User:
-    return assign(make_user("rolf", "reviewer", None), team, "legal", "clinical")
-
-
-@pytest.fixture
-def finished(analyst: User) -> Job:
-    return FinishedJobFactory(submitter=analyst)
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from playwright.sync_api import Browser, sync_playwright
 
 from audit_app.models import Job, Team
-from audit_app.services.users import assign_reviewer
 from tests.factories import FinishedJobFactory
+from tests.people import make_user
 from tests.service.processes import start_celery, stop
 
 # Debian's Chromium, never a browser download; these flags keep it quiet on a closed network.
@@ -28,27 +28,9 @@ ARGS = [
 ]
 
 
-def make_user(username: str, role: str, team: Team | None) -> User:
-    user = User.objects.create_user(username, password="pw-" + username)
-    user.groups.add(Group.objects.get_or_create(name=role)[0])  # transactional tests flush the migration's rows
-    if team is not None:
-        team.members.add(user)
-    return user
-
-
-@pytest.fixture
-def team(db) -> Team:
-    return Team.objects.create(name="Litigation")
-
-
 @pytest.fixture
 def other_team(db) -> Team:
     return Team.objects.create(name="Tax")
-
-
-@pytest.fixture
-def analyst(team: Team) -> User:
-    return make_user("alice", "analyst", team)
 
 
 @pytest.fixture
@@ -96,31 +78,6 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
         launched.close()
-
-
-def assign(user: User, team: Team, *domains: str) -> User:
-    """Review scope as an operator gives it: through the service, so each assignment is a ledgered account event."""
-    assign_reviewer("test setup", user, team.name, list(domains))
-    return user
-
-
-@pytest.fixture
-def reviewer(team: Team) -> User:
-    """Rita reviews the Litigation team's legal and clinical jobs."""
-    user = make_user("rita", "reviewer", None)
-    user.first_name, user.last_name = "Rita", "Reviewer"
-    user.save()
-    return assign(user, team, "legal", "clinical")
-
-
-@pytest.fixture
-def second_reviewer(team: Team) -> User:
-    return assign(make_user("rolf", "reviewer", None), team, "legal", "clinical")
-
-
-@pytest.fixture
-def finished(analyst: User) -> Job:
-    return FinishedJobFactory(submitter=analyst)
 
 
 @pytest.fixture

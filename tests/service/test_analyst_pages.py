@@ -15,7 +15,7 @@ from audit_app.models import Job, Team
 from audit_app.services.pipeline import claim_job
 from audit_app.services.submission import Upload, submit_job
 from inference.limits import SEED_MAX, TEMPERATURE_MAX
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from audit_app.services.rerun import rerun_job
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.permissions import submitting_team
 from inference import Engine, GenerationSettings
-from tests.service.conftest import make_user
+from tests.people import make_user
 from tests.service.test_bindings import as_superuser
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from audit_app.services.access_events import record_access
 from audit_app.services.submission import submit_job
 from inference import GenerationSettings
 from tests.ledger.evidence import run_job_inline
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 SHORT = GenerationSettings(thinking_budget=8, answer_budget=8, seed=0)

@@ -14,7 +14,7 @@ from django.urls import get_resolver
 
 from audit_app.models import LedgerEntry, Team, VerificationRun
 from tests.factories import FinishedJobFactory
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 
 pytestmark = pytest.mark.django_db
 

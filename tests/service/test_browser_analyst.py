@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from audit_app.models import Job, Team
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from inference import Engine
-from tests.service.conftest import make_user
+from tests.people import make_user
 from tests.service.screenshots import save_screenshot
 from tests.service.test_analyst_rerun import finished_job
 

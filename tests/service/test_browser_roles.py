@@ -21,7 +21,7 @@ from audit_app.models import AccessEvent, Job, LedgerEntry, Team
 from audit_app.services.submission import submit_job
 from inference import GenerationSettings
 from tests.ledger.evidence import run_job_inline
-from tests.service.conftest import make_user
+from tests.people import make_user
 from tests.service.processes import wait_for
 from tests.service.screenshots import save_screenshot
 from tests.service.test_browser_csp import logged_in

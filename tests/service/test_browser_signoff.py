@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from audit_app.models import Job, SigningFailure, SignOff, Team
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from tests.factories import FinishedJobFactory, engine
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 from tests.service.screenshots import save_screenshot
 from tests.service.test_browser_analyst import log_in
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from audit_app.models import Job, LedgerEntry
 from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
 from audit_app.services.review_state import review_of
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 

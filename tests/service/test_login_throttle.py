@@ -13,7 +13,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import HttpResponse
 from django.test import Client
 
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from audit_app.services.pipeline import claim_job, reasoning_request, record_run
 from audit_app.services.review import SignOffRefused, sign_off
 from audit_app.services.review_state import review_of
 from tests.factories import FinishedJobFactory, JobFactory, engine, signoff_form
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 from tests.service.processes import start_celery, stop, wait_for
 
 # submit_job's own run_job message goes to the broker as always (send_task is never eager); only ours runs here.

@@ -21,7 +21,7 @@ from audit_app.services.review import sign_off
 from audit_app.services.review_state import review_of
 from tests.factories import FinishedJobFactory, JobFactory, signoff_form
 from tests.forging import insert_unledgered
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 
 pytestmark = pytest.mark.django_db
 

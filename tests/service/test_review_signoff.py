@@ -12,7 +12,7 @@ from audit_app.models import Job, LedgerEntry, ReviewerConclusion, SigningFailur
 from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
 from audit_app.services.review_state import AWAITING_REVIEW, NOT_REVIEWABLE, review_of
 from tests.factories import FinishedJobFactory, JobFactory, signoff_form
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from audit_app.models import Job, LedgerEntry, SigningFailure, SignOff
 from audit_app.services.review import SignOffForm, SignOffRefused, sign_off
 from audit_app.services.review_state import review_of, reviewable_by
 from audit_app.services.users import AccountDeletionRefused
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 

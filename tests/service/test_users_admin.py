@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from audit_app.models import ReviewerAssignment
 from tests.factories import FinishedJobFactory
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 SECRET = "SECRET-QUESTION was the lease extended?"

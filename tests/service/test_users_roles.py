@@ -13,7 +13,7 @@ from django.urls import reverse
 from audit_app.models import Job, Team
 from audit_app.services.pipeline import claim_job
 from tests.factories import JobFactory
-from tests.service.conftest import make_user
+from tests.people import make_user
 
 pytestmark = pytest.mark.django_db
 

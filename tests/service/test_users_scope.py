@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from audit_app.models import Job, ReviewerAssignment, Team
 from audit_app.services.review_state import may_review
 from tests.factories import FinishedJobFactory
-from tests.service.conftest import assign, make_user
+from tests.people import assign, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from audit_app.models import Team
 from audit_app.templatetags.glassbox import markdown
 from tests.factories import FinishedJobFactory
-from tests.service.conftest import make_user
+from tests.people import make_user
 from tests.service.test_web import client_for
 
 ROOT = Path(__file__).resolve().parents[2]

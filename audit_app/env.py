@@ -139,3 +139,5 @@ class GlassboxSettings(TypedDict):
     NOTIFICATION_RETRIES: int
     NOTIFICATION_RETRY_SECONDS: float
     WORKER_HEARTBEAT_SECONDS: float
+    API_MAX_BODY_BYTES: int
+    API_RATE: str

@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "audit_app",
 ]
 
@@ -53,7 +56,7 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": False,
+        "APP_DIRS": True,  # the browsable API and Swagger UI bring their own templates
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
@@ -201,6 +204,37 @@ GLASSBOX: GlassboxSettings = {
     "NOTIFICATION_RETRY_SECONDS": env_float("GLASSBOX_NOTIFICATION_RETRY_SECONDS", 60.0),
     # How often each inference process writes its WorkerStatus row (operators' Workers page).
     "WORKER_HEARTBEAT_SECONDS": env_float("GLASSBOX_WORKER_HEARTBEAT_SECONDS", 15.0),
+    # The largest API request body, refused with 413 while reading: documents travel inline (base64 adds a third).
+    "API_MAX_BODY_BYTES": env_int("GLASSBOX_API_MAX_BODY_BYTES", 20 * 1024 * 1024),
+    # Requests per API key (DRF's rate syntax: N/second, N/minute, N/hour), counted in Redis across processes.
+    "API_RATE": env_str("GLASSBOX_API_RATE", "600/minute"),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "audit_app.web.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browsable API, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["audit_app.web.api.auth.HasScope"],
+    "DEFAULT_PARSER_CLASSES": ["audit_app.web.api.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["audit_app.web.api.throttles.KeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": GLASSBOX["API_RATE"]},
+    "EXCEPTION_HANDLER": "audit_app.web.api.problems.handle",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Glassbox API",
+    "DESCRIPTION": "Submit reasoning jobs, follow them, and fetch their ledgered evidence and proofs (docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # local assets: the service runs air-gapped
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran within one interval is superseded by the next one: let it expire, not pile up.

@@ -1,3 +1,4 @@
+from audit_app.models.api import ApiKey, ApiKeyEvent, IdempotentRequest
 from audit_app.models.evidence import AccessEvent, Document, KillSwitchEvent, RunRecord, Submission
 from audit_app.models.jobs import Job
 from audit_app.models.ledger import (
@@ -17,11 +18,14 @@ from audit_app.models.write_once import EvidenceImmutableError, EvidenceWriteErr
 __all__ = [
     "AccessEvent",
     "AccountEvent",
+    "ApiKey",
+    "ApiKeyEvent",
     "Case",
     "Checkpoint",
     "Document",
     "EvidenceImmutableError",
     "EvidenceWriteError",
+    "IdempotentRequest",
     "Job",
     "KillSwitchEvent",
     "LedgerAlert",

@@ -22,6 +22,7 @@ from audit_app.ledger.verify.fastjson import compact
 from audit_app.models import (
     AccessEvent,
     AccountEvent,
+    ApiKeyEvent,
     Document,
     KillSwitchEvent,
     LedgerVerification,
@@ -43,6 +44,7 @@ EVIDENCE: dict[str, type[models.Model]] = {
     "conclusion": ReviewerConclusion,
     "signing_failure": SigningFailure,
     "account": AccountEvent,
+    "api_key": ApiKeyEvent,
 }
 
 

@@ -1,0 +1,154 @@
+"""API keys for case systems: create (the secret shown once), revoke, and authenticate.
+
+A key is ``gbx_<prefix>_<secret>``. The prefix is public (pages, logs, the ledger name the key by it); only
+the SHA-256 of the whole key is stored, which is enough for a 256-bit random secret (no slow hash needed:
+nothing to brute-force). Creation and revocation are ledgered (``ApiKeyEvent``), so an auditor can tell
+from evidence which systems could act for which team, and when.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from audit_app.models import ApiKey, ApiKeyEvent, Team
+from audit_app.models.api import SCOPES
+from audit_app.models.organisation import ANALYST
+from audit_app.services.errors import SubmissionError
+from audit_app.services.names import check_visible_name
+from audit_app.services.store import store_evidence
+
+KEY_START = "gbx_"
+# last_used_at is written at most this often per key: a write per request would cap GET throughput.
+LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+
+
+class KeyRefused(Exception):
+    """Nothing was created or changed; the message says why in one sentence."""
+
+    def __init__(self, message: str, field: str = "__all__") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: ApiKey
+    secret: str  # the whole key; shown once, never stored
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def parse_scopes(scopes: str | list[str]) -> str:
+    names = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
+    unknown = sorted(set(names) - set(SCOPES))
+    if unknown or not names:
+        raise KeyRefused(f"Scopes must be among {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'}).", "scopes")
+    return " ".join(scope for scope in SCOPES if scope in names)
+
+
+def create_key(
+    name: str,
+    team: Team,
+    scopes: str | list[str],
+    actor: User | None,
+    actor_name: str = "",
+    expires_at: datetime.datetime | None = None,
+) -> NewKey:
+    """A new key for ``team`` and its service account; the ``NewKey.secret`` is never retrievable later."""
+    name = name.strip()
+    if not name:
+        raise KeyRefused("Give the key a name: the case system that will use it.", "name")
+    check_visible_name_as_key(name)
+    if len(name) > 100:
+        raise KeyRefused("The key's name holds more than 100 characters; shorten it.", "name")
+    scope_text = parse_scopes(scopes)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise KeyRefused("The expiry must lie in the future.", "expires_at")
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_START}{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        user = User.objects.create_user(username=f"api-{prefix}", first_name=name[:150])
+        user.set_unusable_password()  # the key is its only credential: no log-in to the web UI
+        user.save(update_fields=["password"])
+        user.groups.add(Group.objects.get(name=ANALYST))  # submits and reads for its team, as an analyst does
+        team.members.add(user)
+        key = ApiKey.objects.create(
+            name=name,
+            prefix=f"{KEY_START}{prefix}",
+            secret_sha256=_digest(secret),
+            team=team,
+            user=user,
+            scopes=scope_text,
+            created_by_name=_actor_name(actor, actor_name),
+            expires_at=expires_at,
+        )
+        _ledger(ApiKeyEvent.CREATE, key, actor, actor_name)
+    return NewKey(key, secret)
+
+
+def check_visible_name_as_key(name: str) -> None:
+    try:
+        check_visible_name("name", "The key's name", name)
+    except SubmissionError as error:
+        raise KeyRefused(str(error), "name") from None
+
+
+def revoke_key(key: ApiKey, actor: User | None, actor_name: str = "") -> ApiKey:
+    """Revoke ``key`` now (it is refused from the next request on); revoking twice is refused."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if key.revoked_at is not None:
+            raise KeyRefused(f"Key {key.prefix} was already revoked at {key.revoked_at:%Y-%m-%d %H:%M} UTC.")
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        key.user.is_active = False  # its service account can no longer act either
+        key.user.save(update_fields=["is_active"])
+        _ledger(ApiKeyEvent.REVOKE, key, actor, actor_name)
+    return key
+
+
+def authenticate(raw: str) -> ApiKey | None:
+    """The usable key whose secret is ``raw``, or None (unknown, wrong secret, revoked or expired)."""
+    if not raw.startswith(KEY_START) or raw.count("_") < 2:
+        return None
+    prefix = raw[: len(KEY_START) + 8]
+    key = ApiKey.objects.select_related("user", "team").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.secret_sha256, _digest(raw)) or not key.is_usable():
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def _actor_name(actor: User | None, actor_name: str) -> str:
+    return actor.get_username() if actor is not None else actor_name
+
+
+def _ledger(action: str, key: ApiKey, actor: User | None, actor_name: str) -> None:
+    store_evidence(
+        ApiKeyEvent(
+            action=action,
+            key=key,
+            prefix=key.prefix,
+            name=key.name,
+            team=key.team,
+            team_name=key.team.name,
+            scopes=key.scopes,
+            expires_at=key.expires_at,
+            secret_sha256=key.secret_sha256,
+            actor=actor,
+            actor_name=_actor_name(actor, actor_name),
+        )
+    )

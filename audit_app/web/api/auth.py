@@ -1,0 +1,59 @@
+"""API keys as DRF authentication: ``Authorization: Bearer gbx_…`` (the form the OpenAI SDKs send too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from audit_app.models import ApiKey
+from audit_app.models.api import READ, SUBMIT
+from audit_app.services import api_keys
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            raise exceptions.AuthenticationFailed(
+                "Send the API key as 'Authorization: Bearer gbx_…'; an operator creates keys "
+                "(manage.py api_key create)."
+            )
+        key = api_keys.authenticate(raw.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed(
+                "This API key is unknown, revoked or expired; ask an operator for a valid one."
+            )
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="glassbox"'  # makes DRF answer 401, not 403, when no key is sent
+
+
+def api_key(request: Request) -> ApiKey | None:
+    auth = request.auth
+    return auth if isinstance(auth, ApiKey) else None
+
+
+class HasScope(permissions.BasePermission):
+    """A key may read with ``read`` and change (POST, cancel) with ``submit``; people are checked per view."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = api_key(request)
+        if key is None:
+            return bool(request.user and request.user.is_authenticated)
+        needed = READ if request.method in permissions.SAFE_METHODS else SUBMIT
+        if needed not in key.scope_list:
+            self.message = (
+                f"Key {key.prefix} has the scopes '{key.scopes}'; this request needs '{needed}'. "
+                "Ask an operator for a key with that scope."
+            )
+            return False
+        return True

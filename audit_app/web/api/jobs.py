@@ -1,0 +1,150 @@
+"""Jobs over the API: submit, list, get, cancel, and the run record and bundle as evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit_app.models import AccessEvent, Job
+from audit_app.models.organisation import ANALYST
+from audit_app.services.access_events import record_access
+from audit_app.services.errors import SubmissionError
+from audit_app.services.evidence import job_evidence
+from audit_app.services.exports import ExportRefused, export_job
+from audit_app.services.pipeline import cancel_job
+from audit_app.services.review_state import reviews
+from audit_app.services.submission import Upload, submit_job
+from audit_app.web.api import idempotency
+from audit_app.web.api.auth import api_key
+from audit_app.web.api.listing import JobFilter, page_of
+from audit_app.web.api.serializers import JobOut, SubmitIn
+from audit_app.web.permissions import has_role, submitting_team, visible_jobs
+from inference import GenerationSettings
+
+
+def _jobs(request: Request) -> QuerySet[Job]:
+    return visible_jobs(request.user).select_related("submission", "run")  # type: ignore[arg-type]
+
+
+def _job(request: Request, pk: int) -> Job:
+    return get_object_or_404(_jobs(request), pk=pk)  # another team's job is a 404, as a missing one
+
+
+def job_data(job: Job) -> dict[str, Any]:
+    return dict(JobOut(job, context={"reviews": reviews([job])}).data)
+
+
+class JobList(APIView):
+    @extend_schema(parameters=JobFilter.parameters(), responses=JobOut(many=True), operation_id="jobs_list")
+    def get(self, request: Request) -> Response:
+        page, next_cursor = page_of(_jobs(request), JobFilter.from_query(request.query_params))
+        data = JobOut(page, many=True, context={"reviews": reviews(page)}).data
+        return Response({"results": data, "next": next_cursor})
+
+    @extend_schema(
+        request=SubmitIn,
+        responses={201: JobOut, 200: JobOut},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        operation_id="jobs_create",
+    )
+    def post(self, request: Request) -> Response:
+        incoming = SubmitIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        team = submitting_team(request.user)  # type: ignore[arg-type]
+        if team is None:
+            raise exceptions.PermissionDenied("Only analysts and API keys with the 'submit' scope submit jobs.")
+        values = incoming.validated_data
+
+        def create() -> Job:
+            try:
+                return submit_job(
+                    request.user,  # type: ignore[arg-type]
+                    team,
+                    values["case_reference"],
+                    values["domain"],
+                    values["question"],
+                    uploads=[Upload(d["name"], d["data"]) for d in values["documents"]],
+                    generation=GenerationSettings(**values.get("settings", {})) if "settings" in values else None,
+                    case_title=values["case_title"],
+                )
+            except SubmissionError as error:
+                field = "non_field_errors" if error.field == "__all__" else error.field
+                raise exceptions.ValidationError({field: [str(error)]}) from None
+
+        job, created = idempotency.once(api_key(request), request.META.get(idempotency.HEADER), request.data, create)
+        job = _job(request, job.pk)
+        return Response(job_data(job), status=201 if created else 200, headers={"Location": f"/api/v1/jobs/{job.pk}/"})
+
+
+class JobDetail(APIView):
+    @extend_schema(responses=JobOut, operation_id="jobs_retrieve")
+    def get(self, request: Request, pk: int) -> Response:
+        job = _job(request, pk)
+        record_access(request.user, AccessEvent.VIEW, f"job:{job.pk}")  # type: ignore[arg-type]
+        return Response(job_data(job))
+
+
+class JobCancel(APIView):
+    @extend_schema(request=None, responses=JobOut, operation_id="jobs_cancel")
+    def post(self, request: Request, pk: int) -> Response:
+        job = _job(request, pk)
+        user = request.user
+        if not has_role(user, ANALYST) or not user.teams.filter(pk=job.submission.case.team_id).exists():  # type: ignore[union-attr]
+            raise exceptions.PermissionDenied("Only analysts and submit keys of the job's own team may cancel it.")
+        if job.is_finished:
+            raise idempotency.Conflict(
+                f"Job {job.pk} is already {job.status}; only queued or running jobs can be cancelled."
+            )
+        cancel_job(job)
+        return Response(job_data(_job(request, pk)))
+
+
+class RunRecordOut(serializers.Serializer[Any]):
+    record = serializers.DictField()
+    record_sha256 = serializers.CharField()
+    hashes = serializers.DictField(child=serializers.CharField())
+    submission_record_sha256 = serializers.CharField()
+
+
+class JobRun(APIView):
+    @extend_schema(responses=RunRecordOut, operation_id="jobs_run_retrieve")
+    def get(self, request: Request, pk: int) -> Response:
+        job = _job(request, pk)
+        if getattr(job, "run", None) is None:
+            raise exceptions.NotFound(f"Job {job.pk} has no run record yet (it is {job.status}).")
+        record_access(request.user, AccessEvent.VIEW, f"job:{job.pk}")  # type: ignore[arg-type]
+        evidence = job_evidence(job)
+        if evidence.run is None:
+            raise idempotency.Conflict(
+                f"Job {job.pk}'s run record does not match the ledger, so it is not served as evidence: "
+                f"{evidence.run_problem or evidence.submission_problem}"
+            )
+        return Response(
+            {
+                "record": evidence.run,
+                "record_sha256": evidence.run_hashes.get("record", ""),
+                "hashes": evidence.run_hashes,
+                "submission_record_sha256": evidence.submission_hashes.get("record", ""),
+            }
+        )
+
+
+class JobBundle(APIView):
+    @extend_schema(responses={(200, "application/json"): dict}, operation_id="jobs_bundle_retrieve")
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        job = _job(request, pk)
+        try:
+            data = export_job(job, request.user)  # type: ignore[arg-type]  # ledgered as an export
+        except ExportRefused as error:
+            raise exceptions.APIException(str(error)) from None
+        response = HttpResponse(data, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="glassbox-job-{job.pk}-bundle.json"'
+        return response

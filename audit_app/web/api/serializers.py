@@ -1,0 +1,102 @@
+"""The API's request and response shapes; the services still decide (``submit_job`` refuses with a field)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from rest_framework import serializers
+
+from audit_app.models import Job
+from audit_app.models.organisation import DOMAINS
+from audit_app.services.review_state import Review
+from inference.limits import SEED_MAX, TEMPERATURE_MAX, TOP_P_MAX
+from inference.types import DEFAULT_ANSWER_BUDGET, DEFAULT_TEMPERATURE, DEFAULT_THINKING_BUDGET, DEFAULT_TOP_P
+
+UNFILED = "unfiled"  # the case reference of a job submitted without one
+
+
+class DocumentIn(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=255, help_text="File name; its suffix (.txt, .md, .pdf) sets the type.")
+    text = serializers.CharField(required=False, trim_whitespace=False, help_text="The document as text.")
+    content_base64 = serializers.CharField(required=False, help_text="The file's bytes, base64 (for PDFs).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("text" in attrs) == ("content_base64" in attrs):
+            raise serializers.ValidationError(
+                "Give each document either 'text' or 'content_base64', not both or neither."
+            )
+        if "text" in attrs:
+            attrs["data"] = attrs.pop("text").encode("utf-8")
+        else:
+            try:
+                attrs["data"] = base64.b64decode(attrs.pop("content_base64"), validate=True)
+            except (binascii.Error, ValueError):
+                raise serializers.ValidationError(
+                    f"{attrs['name']}: content_base64 is not valid base64 (RFC 4648, standard alphabet)."
+                ) from None
+        return attrs
+
+
+class SettingsIn(serializers.Serializer[Any]):
+    thinking_budget = serializers.IntegerField(default=DEFAULT_THINKING_BUDGET, min_value=1)
+    answer_budget = serializers.IntegerField(default=DEFAULT_ANSWER_BUDGET, min_value=1)
+    temperature = serializers.FloatField(default=DEFAULT_TEMPERATURE, min_value=0, max_value=TEMPERATURE_MAX)
+    top_p = serializers.FloatField(default=DEFAULT_TOP_P, min_value=0, max_value=TOP_P_MAX)
+    seed = serializers.IntegerField(default=0, min_value=0, max_value=SEED_MAX)
+
+
+class SubmitIn(serializers.Serializer[Any]):
+    domain = serializers.ChoiceField(choices=DOMAINS)
+    question = serializers.CharField(max_length=20_000, trim_whitespace=False)
+    case_reference = serializers.CharField(max_length=100, required=False, default=UNFILED)
+    case_title = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    documents = DocumentIn(many=True, required=False, default=list)
+    settings = SettingsIn(required=False)
+
+
+class SignatureOut(serializers.Serializer[Any]):
+    signer_name = serializers.CharField()
+    signer_username = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    meaning = serializers.CharField()
+    reason = serializers.CharField()
+    run_record_sha256 = serializers.CharField()
+
+
+class ReviewOut(serializers.Serializer[Any]):
+    state = serializers.CharField()
+    approvals_required = serializers.IntegerField(source="required")
+    signatures = SignatureOut(many=True)
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class JobOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Job.STATUSES)
+    domain = serializers.CharField(source="submission.domain")
+    case_reference = serializers.CharField(source="submission.case_reference")
+    case_title = serializers.CharField(source="submission.case_title")
+    team = serializers.CharField(source="submission.team_name")
+    submitted_by = serializers.CharField(source="submission.submitted_by_name")
+    question = serializers.CharField(source="submission.question")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    thinking_tokens = serializers.IntegerField(help_text="Live while running; the recorded count once finished.")
+    answer_tokens = serializers.IntegerField()
+    cancel_requested = serializers.BooleanField()
+    error = serializers.CharField()
+    submission_record_sha256 = serializers.CharField(source="submission.record_sha256")
+    run_record_sha256 = serializers.SerializerMethodField()
+    review = serializers.SerializerMethodField()
+
+    def get_run_record_sha256(self, job: Job) -> str | None:
+        run = getattr(job, "run", None)
+        return run.record_sha256 if run is not None else None
+
+    def get_review(self, job: Job) -> dict[str, Any] | None:
+        reviews: dict[int, Review] = self.context.get("reviews", {})
+        review = reviews.get(job.pk)
+        return dict(ReviewOut(review).data) if review is not None else None

@@ -80,7 +80,8 @@ def create_key(
         user = User.objects.create_user(username=f"api-{prefix}", first_name=name[:150])
         user.set_unusable_password()  # the key is its only credential: no log-in to the web UI
         user.save(update_fields=["password"])
-        user.groups.add(Group.objects.get(name=ANALYST))  # submits and reads for its team, as an analyst does
+        # Submits and reads for its team, as an analyst does (get_or_create: the group comes from migration 0002).
+        user.groups.add(Group.objects.get_or_create(name=ANALYST)[0])
         team.members.add(user)
         key = ApiKey.objects.create(
             name=name,

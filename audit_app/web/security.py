@@ -32,6 +32,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# The API's own HTML pages (Swagger UI, Redoc, DRF's browsable API) are third-party front ends that set
+# styles from script and Redoc renders in a blob: worker. They get inline *styles*, data: images and blob:
+# workers; scripts stay 'self' only, so injected markup still cannot run.
+API_PAGES_POLICY = (
+    CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    .replace("img-src 'self'", "img-src 'self' data:")
+    .replace("worker-src 'none'", "worker-src blob:")
+)
+
+
 class SecurityHeadersMiddleware:
     """Adds the policy to every response, static files and error pages included (list it before WhiteNoise)."""
 
@@ -40,7 +50,8 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        api_page = request.path.startswith("/api/") and response.get("Content-Type", "").startswith("text/html")
+        response.headers["Content-Security-Policy"] = API_PAGES_POLICY if api_page else CONTENT_SECURITY_POLICY
         # Browsers resolve host names found in a page ahead of time, which alone can leak data to a DNS server.
         response.headers["X-DNS-Prefetch-Control"] = "off"
         return response

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,8 @@ from audit_app.services.submission import Upload, submit_job
 from audit_app.web.api import idempotency
 from audit_app.web.api.auth import api_key
 from audit_app.web.api.listing import JobFilter, page_of
-from audit_app.web.api.serializers import JobOut, SubmitIn
+from audit_app.web.api.schema import READING, WRITING, with_problems
+from audit_app.web.api.serializers import BundleOut, JobOut, JobPage, RunRecordOut, SubmitIn
 from audit_app.web.permissions import has_role, submitting_team, visible_jobs
 from inference import GenerationSettings
 
@@ -42,8 +43,17 @@ def job_data(job: Job) -> dict[str, Any]:
     return dict(JobOut(job, context={"reviews": reviews([job])}).data)
 
 
+class Unavailable(exceptions.APIException):
+    status_code = 503
+    default_code = "unavailable"
+
+
 class JobList(APIView):
-    @extend_schema(parameters=JobFilter.parameters(), responses=JobOut(many=True), operation_id="jobs_list")
+    @extend_schema(
+        parameters=JobFilter.parameters(),
+        responses=with_problems({200: JobPage}, (400, *READING)),
+        operation_id="jobs_list",
+    )
     def get(self, request: Request) -> Response:
         page, next_cursor = page_of(_jobs(request), JobFilter.from_query(request.query_params))
         data = JobOut(page, many=True, context={"reviews": reviews(page)}).data
@@ -51,7 +61,7 @@ class JobList(APIView):
 
     @extend_schema(
         request=SubmitIn,
-        responses={201: JobOut, 200: JobOut},
+        responses=with_problems({201: JobOut, 200: JobOut}, WRITING),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
         operation_id="jobs_create",
     )
@@ -85,7 +95,7 @@ class JobList(APIView):
 
 
 class JobDetail(APIView):
-    @extend_schema(responses=JobOut, operation_id="jobs_retrieve")
+    @extend_schema(responses=with_problems({200: JobOut}), operation_id="jobs_retrieve")
     def get(self, request: Request, pk: int) -> Response:
         job = _job(request, pk)
         record_access(request.user, AccessEvent.VIEW, f"job:{job.pk}")  # type: ignore[arg-type]
@@ -93,7 +103,7 @@ class JobDetail(APIView):
 
 
 class JobCancel(APIView):
-    @extend_schema(request=None, responses=JobOut, operation_id="jobs_cancel")
+    @extend_schema(request=None, responses=with_problems({200: JobOut}, (409, *READING)), operation_id="jobs_cancel")
     def post(self, request: Request, pk: int) -> Response:
         job = _job(request, pk)
         user = request.user
@@ -107,15 +117,8 @@ class JobCancel(APIView):
         return Response(job_data(_job(request, pk)))
 
 
-class RunRecordOut(serializers.Serializer[Any]):
-    record = serializers.DictField()
-    record_sha256 = serializers.CharField()
-    hashes = serializers.DictField(child=serializers.CharField())
-    submission_record_sha256 = serializers.CharField()
-
-
 class JobRun(APIView):
-    @extend_schema(responses=RunRecordOut, operation_id="jobs_run_retrieve")
+    @extend_schema(responses=with_problems({200: RunRecordOut}, (409, *READING)), operation_id="jobs_run_retrieve")
     def get(self, request: Request, pk: int) -> Response:
         job = _job(request, pk)
         if getattr(job, "run", None) is None:
@@ -138,13 +141,16 @@ class JobRun(APIView):
 
 
 class JobBundle(APIView):
-    @extend_schema(responses={(200, "application/json"): dict}, operation_id="jobs_bundle_retrieve")
+    @extend_schema(
+        responses=with_problems({(200, "application/json"): BundleOut}, (503, *READING)),
+        operation_id="jobs_bundle_retrieve",
+    )
     def get(self, request: Request, pk: int) -> HttpResponse:
         job = _job(request, pk)
         try:
             data = export_job(job, request.user)  # type: ignore[arg-type]  # ledgered as an export
-        except ExportRefused as error:
-            raise exceptions.APIException(str(error)) from None
+        except ExportRefused as error:  # no signing key, or a log the signer refuses: nothing exported
+            raise Unavailable(str(error)) from None
         response = HttpResponse(data, content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="glassbox-job-{job.pk}-bundle.json"'
         return response

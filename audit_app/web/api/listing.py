@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 
@@ -75,17 +76,17 @@ class JobFilter:
 
     @staticmethod
     def parameters() -> list[OpenApiParameter]:
-        text = {
-            "status": "queued, running, succeeded, failed or cancelled",
-            "domain": "legal, finance or clinical",
-            "case_reference": "the case reference, exactly",
-            "review_state": ", ".join(STATE_LABELS),
-            "created_after": "ISO 8601 date and time (inclusive)",
-            "created_before": "ISO 8601 date and time (exclusive)",
-            "cursor": "the 'next' value of the previous page",
-            "limit": f"jobs per page, 1 to {MAX_PAGE} (default {PAGE})",
-        }
-        return [OpenApiParameter(name, str, OpenApiParameter.QUERY, description=d) for name, d in text.items()]
+        query: Literal["query"] = "query"
+        return [
+            OpenApiParameter("status", str, query, enum=[s for s, _ in Job.STATUSES]),
+            OpenApiParameter("domain", str, query, enum=[d for d, _ in DOMAINS]),
+            OpenApiParameter("case_reference", str, query, description="the case reference, exactly"),
+            OpenApiParameter("review_state", str, query, enum=list(STATE_LABELS)),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME, query, description="inclusive"),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME, query, description="exclusive"),
+            OpenApiParameter("cursor", str, query, description="the 'next' value of the previous page"),
+            OpenApiParameter("limit", int, query, description=f"jobs per page, 1 to {MAX_PAGE} (default {PAGE})"),
+        ]
 
 
 def _cursor(value: str | None) -> tuple[datetime.datetime, int] | None:

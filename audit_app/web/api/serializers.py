@@ -100,3 +100,21 @@ class JobOut(serializers.Serializer[Any]):
         reviews: dict[int, Review] = self.context.get("reviews", {})
         review = reviews.get(job.pk)
         return dict(ReviewOut(review).data) if review is not None else None
+
+
+class JobPage(serializers.Serializer[Any]):
+    results = JobOut(many=True)
+    next = serializers.CharField(allow_null=True, help_text="The cursor of the next page; null on the last.")
+
+
+class BundleOut(serializers.Serializer[Any]):
+    """An evidence bundle, format 2 (docs/verification.md); verify it with the standalone verifier."""
+
+    format = serializers.IntegerField()
+
+
+class RunRecordOut(serializers.Serializer[Any]):
+    record = serializers.DictField()
+    record_sha256 = serializers.CharField()
+    hashes = serializers.DictField(child=serializers.CharField())
+    submission_record_sha256 = serializers.CharField()

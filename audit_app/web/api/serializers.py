@@ -110,7 +110,7 @@ class JobPage(serializers.Serializer[Any]):
 class BundleOut(serializers.Serializer[Any]):
     """An evidence bundle, format 2 (docs/verification.md); verify it with the standalone verifier."""
 
-    format = serializers.IntegerField()
+    format = serializers.CharField(help_text="glassbox-evidence-bundle/2")
 
 
 class RunRecordOut(serializers.Serializer[Any]):

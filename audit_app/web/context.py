@@ -15,14 +15,15 @@ from audit_app.web.permissions import ANALYST, AUDITOR, OPERATOR, REVIEWER
 
 def service_status(request: HttpRequest) -> dict[str, Any]:
     model = _service_model()
-    if not request.user.is_authenticated:
+    user = getattr(request, "user", None)  # absent when a request is refused before AuthenticationMiddleware
+    if user is None or not user.is_authenticated:
         # The login page warns too: whoever logs in should know before they do that the output is noise.
         return {"service_model": {"id": model["id"], "is_test_model": model["is_test_model"], "error": ""}}
-    names = set(request.user.groups.values_list("name", flat=True))
+    names = set(user.groups.values_list("name", flat=True))
     roles = [role for role in (ANALYST, REVIEWER, AUDITOR, OPERATOR) if role in names]
     context: dict[str, Any] = {"service_model": model, "suspension": current_suspension(), "roles": roles}
-    if REVIEWER in roles and isinstance(request.user, User):
-        context["review_awaiting"] = awaiting_count(request.user)
+    if REVIEWER in roles and isinstance(user, User):
+        context["review_awaiting"] = awaiting_count(user)
     return context
 
 

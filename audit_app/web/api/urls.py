@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from audit_app.web.api import jobs, problems
+from audit_app.web.api import jobs, ledger, problems
 
 urlpatterns = [
     path("jobs/", jobs.JobList.as_view(), name="api-jobs"),
@@ -9,6 +9,11 @@ urlpatterns = [
     path("jobs/<int:pk>/cancel/", jobs.JobCancel.as_view(), name="api-job-cancel"),
     path("jobs/<int:pk>/run/", jobs.JobRun.as_view(), name="api-job-run"),
     path("jobs/<int:pk>/bundle/", jobs.JobBundle.as_view(), name="api-job-bundle"),
+    path("ledger/checkpoint/", ledger.LatestCheckpoint.as_view(), name="api-ledger-checkpoint"),
+    path("ledger/checkpoint/note/", ledger.LatestCheckpointNote.as_view(), name="api-ledger-checkpoint-note"),
+    path("ledger/inclusion/<str:sequence>/", ledger.InclusionProof.as_view(), name="api-ledger-inclusion"),
+    path("ledger/consistency/", ledger.ConsistencyProof.as_view(), name="api-ledger-consistency"),
+    path("ledger/public-key/", ledger.PublicKey.as_view(), name="api-ledger-public-key"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -177,3 +177,8 @@ def test_without_a_key_or_session_it_is_401_and_a_signed_in_person_may_read(clie
     client.force_login(analyst)
     for url in urls:
         assert client.get(url).status_code == 200, url
+
+
+def test_without_a_signing_key_the_public_key_is_a_503_with_the_fix(client: Client, auth, settings):
+    settings.GLASSBOX = settings.GLASSBOX | {"LEDGER_KEY": ""}
+    problem(client.get("/api/v1/ledger/public-key/", **auth), 503, "ledger_keygen")

@@ -7,6 +7,17 @@ Needs only the Python standard library and ``cryptography``; copy this one file 
 Exit 0: every entry of the bundle is in the log under one checkpoint signed by the trusted key. Exit 1:
 one is not, and one sentence says why. Reads bundle format 2 (all entries of a job or record) and format
 1 (one entry), so bundles exported before format 2 still verify.
+
+Monitors: prove that the log only grew since a checkpoint you saved, fetching nothing:
+
+    python standalone.py --since old-checkpoint.txt --key glassbox.vkey NEW
+
+OLD is the signed note as ``GET /api/v1/ledger/checkpoint/note/`` served it (or that endpoint's JSON form,
+a consistency file, or a bundle: their checkpoint is used). NEW is the JSON that
+``GET /api/v1/ledger/consistency/?from=OLD_SIZE`` serves (the new signed note and the RFC 6962 consistency
+proof), or a bundle whose checkpoint has the old size (a bundle carries no consistency proof). Exit 0: both
+checkpoints are signed by the key for its log, the new tree is at least as large, and the proof shows the
+new tree's first entries are exactly the old tree; exit 1 with one sentence otherwise.
 """
 
 from __future__ import annotations
@@ -341,13 +352,114 @@ def verify_bundle_v1(bundle: dict[str, Any], verifier_key: str) -> str:
     return f"Entry {index} ({payload.get('kind', 'record')}) is in {origin} at tree size {size}, signed by the key."
 
 
+CONSISTENCY_FORMAT = "glassbox-consistency-proof/1"
+CONSISTENCY_FIELDS = {
+    "format",
+    "old_size",
+    "old_root_hash",
+    "new_size",
+    "new_root_hash",
+    "consistency_proof",
+    "checkpoint",
+}
+
+
+def checkpoint_note(text: str) -> str:
+    """The signed note a saved file holds: the note itself, or the note inside the checkpoint endpoint's JSON
+    form, a consistency file (so each verified NEW can be the next OLD) or a bundle."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        raise VerificationError("The saved checkpoint file is neither a signed note nor JSON.") from None
+    found = saved.get("note", saved.get("checkpoint")) if isinstance(saved, dict) else None
+    if isinstance(found, dict):  # a bundle: {"size": …, "note": …}
+        found = found.get("note")
+    if not isinstance(found, str):
+        raise VerificationError("The saved checkpoint file's JSON holds no signed note ('note' or 'checkpoint').")
+    return found
+
+
+def verify_since(old_text: str, new: Any, verifier_key: str) -> str:
+    """Check that the log in ``new`` (a consistency file or a bundle) extends the saved checkpoint; returns a
+    summary or raises. Nothing unsigned is trusted: sizes and roots come from the two signed notes."""
+    try:
+        _, old_size, old_root = verify_checkpoint(checkpoint_note(old_text), verifier_key)
+    except VerificationError as error:
+        raise VerificationError(f"The saved checkpoint is refused: {_lower(error)}") from None
+    if not isinstance(new, dict):
+        raise VerificationError("The new file is not a JSON object (a consistency proof or a bundle).")
+    is_bundle = new.get("format") in (BUNDLE_FORMAT, BUNDLE_FORMAT_V1) and isinstance(new.get("checkpoint"), dict)
+    if is_bundle:
+        origin, new_size, new_root = _checked_key_and_checkpoint(new, verifier_key)
+        proof: list[bytes] = []
+        stated: tuple[Any, Any] = (old_size, old_root.hex())
+    elif new.get("format") == CONSISTENCY_FORMAT and set(new) == CONSISTENCY_FIELDS:
+        try:
+            origin, new_size, new_root = verify_checkpoint(new["checkpoint"], verifier_key)
+        except (VerificationError, AttributeError, TypeError) as error:
+            raise VerificationError(f"The new checkpoint is refused: {_lower(error)}") from None
+        try:
+            proof = [bytes.fromhex(element) for element in new["consistency_proof"]]
+        except (TypeError, ValueError):
+            raise VerificationError("The consistency proof is not a list of hex hashes.") from None
+        if (new["new_size"], new["new_root_hash"]) != (new_size, new_root.hex()):
+            raise VerificationError("The consistency file's new size or root differs from what its checkpoint signs.")
+        stated = (new["old_size"], new["old_root_hash"])
+    else:
+        raise VerificationError(
+            f"The new file is neither a {CONSISTENCY_FORMAT} file (GET /api/v1/ledger/consistency/) nor a bundle."
+        )
+    if new_size < old_size:
+        raise VerificationError(
+            f"The new checkpoint signs {new_size} entries, fewer than the {old_size} of the saved one: "
+            "a log only grows, so it shrank or the two files are swapped."
+        )
+    if stated[0] != old_size:
+        raise VerificationError(
+            f"The consistency proof is from tree size {stated[0]}, not the saved checkpoint's {old_size}; "
+            f"fetch it with ?from={old_size}."
+        )
+    if stated[1] != old_root.hex():
+        raise VerificationError(
+            f"The log's tree of {old_size} entries now has root {stated[1]}, not the saved checkpoint's "
+            f"{old_root.hex()}: both are signed by the key, so the log was rewritten after you saved it (a fork)."
+        )
+    if is_bundle and new_size != old_size:
+        raise VerificationError(
+            f"The bundle signs tree size {new_size} and carries no consistency proof from {old_size}; fetch one "
+            f"with GET /api/v1/ledger/consistency/?from={old_size}&to={new_size} and verify that file instead."
+        )
+    try:
+        verify_consistency(old_size, new_size, proof, old_root, new_root)
+    except VerificationError as error:
+        raise VerificationError(
+            f"The log at tree size {new_size} does not extend the saved checkpoint of size {old_size}: {_lower(error)}"
+        ) from None
+    return (
+        f"The log {origin} at tree size {new_size} (root {new_root.hex()}) extends the saved checkpoint of size "
+        f"{old_size} (root {old_root.hex()}): its first {old_size} entries are unchanged, both signed by the key."
+    )
+
+
+def _lower(error: Exception) -> str:
+    text = str(error)
+    return text[:1].lower() + text[1:]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="Verify a Glassbox evidence bundle offline.")
-    parser.add_argument("bundle", help="the bundle's JSON file")
+    parser.add_argument("bundle", help="the bundle's JSON file (with --since: the consistency proof file, or a bundle)")
     parser.add_argument("--key", required=True, help="file holding the trusted verifier key (name+id+key)")
+    parser.add_argument(
+        "--since", metavar="OLD_CHECKPOINT_FILE", help="prove the log only grew since this saved checkpoint"
+    )
     args = parser.parse_args(argv)
+    if args.since is not None:
+        return _main_since(args.since, args.bundle, args.key)
     try:
         with open(args.bundle, "rb") as handle:
             raw = handle.read().strip()
@@ -361,6 +473,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (OSError, ValueError) as error:
         print(f"INVALID: the bundle or key cannot be read ({error}).", file=sys.stderr)
+    except VerificationError as error:
+        print(f"INVALID: {error}", file=sys.stderr)
+    return 1
+
+
+def _main_since(old_path: str, new_path: str, key_path: str) -> int:
+    try:
+        with open(old_path, encoding="utf-8") as handle:
+            old_text = handle.read()
+        with open(new_path, "rb") as handle:
+            new = json.loads(handle.read())
+        with open(key_path, encoding="utf-8") as handle:
+            key = handle.read()
+        print(f"VALID: {verify_since(old_text, new, key)}")
+        return 0
+    except (OSError, ValueError) as error:
+        print(f"INVALID: the checkpoint, proof or key file cannot be read ({error}).", file=sys.stderr)
     except VerificationError as error:
         print(f"INVALID: {error}", file=sys.stderr)
     return 1

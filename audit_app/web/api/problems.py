@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -46,7 +47,11 @@ def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
         body = problem(response.status_code, _detail(response.data))
     wait = getattr(exc, "wait", None)  # Throttled's seconds until the next request is allowed
     if isinstance(exc, exceptions.Throttled) and wait is not None:
-        body["retry_after"] = int(wait + 0.999)
+        # Rounded up, in the body and the header alike: DRF's header rounds down, and a client that waits
+        # "59" of 59.5 seconds is throttled again (a wait under one second would even read "0").
+        seconds = max(1, math.ceil(wait))
+        body["retry_after"] = seconds
+        response["Retry-After"] = str(seconds)
     response.data = body
     response.content_type = PROBLEM
     return response

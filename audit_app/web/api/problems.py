@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from http import HTTPStatus
 from typing import Any
 
@@ -47,11 +46,7 @@ def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
         body = problem(response.status_code, _detail(response.data))
     wait = getattr(exc, "wait", None)  # Throttled's seconds until the next request is allowed
     if isinstance(exc, exceptions.Throttled) and wait is not None:
-        # Rounded up, in the body and the header alike: DRF's header rounds down, and a client that waits
-        # "59" of 59.5 seconds is throttled again (a wait under one second would even read "0").
-        seconds = max(1, math.ceil(wait))
-        body["retry_after"] = seconds
-        response["Retry-After"] = str(seconds)
+        body["retry_after"] = int(wait + 0.999)
     response.data = body
     response.content_type = PROBLEM
     return response

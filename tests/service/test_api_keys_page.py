@@ -55,6 +55,8 @@ def test_creating_a_key_shows_its_secret_once_and_never_caches_it(operator: User
     )
     assert created.status_code == 200
     assert "no-store" in created["Cache-Control"]
+    assert "script-src 'self'" in created["Content-Security-Policy"]
+    assert "unsafe" not in created["Content-Security-Policy"]
     text = created.content.decode()
     secret = re.search(r'<code id="new-secret">(gbx_[0-9a-f]{8}_[A-Za-z0-9_-]+)</code>', text)
     assert secret is not None

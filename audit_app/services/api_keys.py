@@ -130,6 +130,8 @@ def authenticate(raw: str) -> ApiKey | None:
     key = ApiKey.objects.select_related("user", "team").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.secret_sha256, _digest(raw)) or not key.is_usable():
         return None
+    if not key.user.is_active:  # its service account deactivated on the Users page: the key stops too
+        return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

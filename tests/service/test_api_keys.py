@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit_app.models import AccessEvent, ApiKey, ApiKeyEvent, Job, LedgerEntry, Team
 from audit_app.services.api_keys import KeyRefused, create_key, revoke_key
+from audit_app.services.users import set_active
 from tests.forging import insert_unledgered
 from tests.ledger.insider import named, superuser, verify
 
@@ -108,6 +109,15 @@ def test_revocation_refuses_the_next_request_and_deactivates_the_service_account
     with pytest.raises(KeyRefused, match="already revoked"):
         revoke_key(new.key, None, "t")
     assert ApiKeyEvent.objects.filter(key=new.key, action="revoke").count() == 1
+
+
+def test_a_key_whose_service_account_is_deactivated_gets_401(client: Client, team: Team) -> None:
+    new = create_key("Matter system", team, "read", None, "t")
+    assert client.get("/api/v1/jobs/", **bearer(new.secret)).status_code == 200
+    set_active("operator oscar", new.key.user.pk, False)  # as the Users page does
+    assert client.get("/api/v1/jobs/", **bearer(new.secret)).status_code == 401
+    set_active("operator oscar", new.key.user.pk, True)
+    assert client.get("/api/v1/jobs/", **bearer(new.secret)).status_code == 200
 
 
 def test_last_used_at_is_set_on_use(client: Client, team: Team) -> None:

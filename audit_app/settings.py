@@ -248,6 +248,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": GLASSBOX["CHECKPOINT_INTERVAL_SECONDS"],
         "options": {"expires": GLASSBOX["CHECKPOINT_INTERVAL_SECONDS"]},
     },
+    # API Idempotency-Keys are promised for 24 hours; hourly pruning keeps the table to about a day's POSTs.
+    "prune-idempotency-keys": {
+        "task": "glassbox.prune_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 
 # E-mail notifications (docs/operations.md, "Notifications"): SMTP unless configured otherwise; the demo

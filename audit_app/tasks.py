@@ -18,7 +18,7 @@ from django.conf import settings
 
 from audit_app import worker
 from audit_app.ledger.signer import SigningRefused, sign_now
-from audit_app.services import notifications, pipeline
+from audit_app.services import idempotency, notifications, pipeline
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.verification import run_verification
 from inference import InferenceError
@@ -88,6 +88,12 @@ def sign_checkpoint() -> int | None:
     except SigningRefused:
         return None  # logged at ERROR and recorded as a LedgerAlert; beat tries again next interval
     return checkpoint.size if checkpoint else None
+
+
+@shared_task(name="glassbox.prune_idempotency_keys", ignore_result=True)
+def prune_idempotency_keys() -> int:
+    """Forget API Idempotency-Keys older than 24 hours (the promise is 24 hours, not forever)."""
+    return idempotency.prune()
 
 
 @shared_task(name="glassbox.verify_ledger", base=LimitedTask, ignore_result=True)  # past the soft limit: failed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ from audit_app.services.store import store_evidence
 KEY_START = "gbx_"
 # last_used_at is written at most this often per key: a write per request would cap GET throughput.
 LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+# A zero-width joiner between two symbols (an emoji ZWJ sequence such as 👩‍💻, optionally with the emoji
+# variation selector) draws one visible glyph, so it is allowed there; anywhere else it stays refused.
+EMOJI = r"\U0001F000-\U0001FAFF\u2600-\u27BF"
+EMOJI_JOINER = re.compile(rf"(?<=[{EMOJI}\uFE0F])\u200D(?=[{EMOJI}])")
 
 
 class KeyRefused(Exception):
@@ -99,7 +104,7 @@ def create_key(
 
 def check_visible_name_as_key(name: str) -> None:
     try:
-        check_visible_name("name", "The key's name", name)
+        check_visible_name("name", "The key's name", EMOJI_JOINER.sub("", name))
     except SubmissionError as error:
         raise KeyRefused(str(error), "name") from None
 
@@ -125,6 +130,8 @@ def authenticate(raw: str) -> ApiKey | None:
     prefix = raw[: len(KEY_START) + 8]
     key = ApiKey.objects.select_related("user", "team").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.secret_sha256, _digest(raw)) or not key.is_usable():
+        return None
+    if not key.user.is_active:  # its service account deactivated on the Users page: the key stops too
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import auditor, login, operator, operator_users, review, views
+from audit_app.web import auditor, login, operator, operator_api_keys, operator_users, review, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", login.LoginView.as_view(), name="login"),
@@ -45,6 +45,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         {"remove": True},
         name="operator-user-unassign",
     ),
+    path("operator/api-keys/", operator_api_keys.api_keys, name="operator-api-keys"),
+    path("operator/api-keys/<int:pk>/revoke/", operator_api_keys.revoke, name="operator-api-key-revoke"),
     path("review/", review.queue, name="review-queue"),
     path("jobs/<int:pk>/review/", review.job_review, name="job-review"),
 ]

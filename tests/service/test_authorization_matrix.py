@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from audit_app.models import LedgerEntry, Team, VerificationRun
+from audit_app.services.api_keys import create_key
 from audit_app.web import urls as web_urls
 from tests.factories import FinishedJobFactory
 from tests.people import assign, make_user
@@ -63,6 +64,10 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("/operator/users/{user}/assign/", "GET"): (LOGIN, 405, 405, 405, 405, 405, 405),
     ("/operator/users/{user}/unassign/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 400),
     ("/operator/users/{user}/unassign/", "GET"): (LOGIN, 405, 405, 405, 405, 405, 405),
+    ("/operator/api-keys/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),
+    ("/operator/api-keys/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 400),  # an empty form: errors, no key
+    ("/operator/api-keys/{key}/revoke/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),  # the confirmation
+    ("/operator/api-keys/{key}/revoke/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 302),
     ("/auditor/ledger/", "GET"): (LOGIN, 403, 403, 403, 403, 200, 403),
     ("/auditor/ledger/", "POST"): (LOGIN, 403, 403, 403, 403, 302, 403),  # queues a verification
     ("/auditor/ledger/runs/{run}/", "GET"): (LOGIN, 403, 403, 403, 403, 200, 403),
@@ -89,14 +94,15 @@ def world(team: Team, other_team: Team) -> dict[str, object]:
     job = FinishedJobFactory(submitter=analyst_a, team=team)
     run = VerificationRun.objects.create(requested_by=users["auditor"])
     entry = LedgerEntry.objects.get(subject=f"submission:{job.submission_id}").sequence
-    ids = {"job": job.pk, "run": run.pk, "entry": entry, "user": users["analyst_b"].pk}  # type: ignore[union-attr]
+    key = create_key("Matter system", team, "read submit", None, "test setup").key
+    ids = {"job": job.pk, "run": run.pk, "entry": entry, "user": users["analyst_b"].pk, "key": key.pk}  # type: ignore[union-attr]
     return {"users": users, "ids": ids}
 
 
 def _route(url: str) -> str:
     """A matrix URL as the URLconf writes it."""
     route = url.lstrip("/").replace("{entry}", "<int:sequence>")
-    for name in ("job", "run", "user"):
+    for name in ("job", "run", "user", "key"):
         route = route.replace("{" + name + "}", "<int:pk>")
     return route
 

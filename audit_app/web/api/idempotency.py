@@ -6,7 +6,6 @@ question the client did not send this time.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -17,8 +16,8 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from audit_app.models import ApiKey, IdempotentRequest, Job
+from audit_app.services.idempotency import KEPT_FOR
 
-KEPT_FOR = datetime.timedelta(hours=24)
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 
 
@@ -69,9 +68,3 @@ def once(key: ApiKey | None, header: str | None, data: Any, create: Callable[[],
         except IntegrityError:  # cannot happen while the key row is locked; say so rather than 500
             raise Conflict("A request with this Idempotency-Key is being processed; retry in a moment.") from None
     return job, True
-
-
-def prune(now: datetime.datetime | None = None) -> int:
-    """Forget keys older than 24 hours (run by beat)."""
-    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=(now or timezone.now()) - KEPT_FOR).delete()
-    return deleted

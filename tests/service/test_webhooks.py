@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -107,6 +108,31 @@ def test_a_finished_job_is_posted_signed_in_the_standard_webhooks_scheme(
     stored = WebhookEndpoint.objects.get(key=key).secret_encrypted
     assert secret not in stored
     assert secret[6:] not in stored
+
+
+def documented_verify() -> Callable[[str, dict[str, str], bytes], bool]:
+    """The ``verify`` function of docs/api.md's "Webhooks" section, exactly as printed there."""
+    section = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text().split("## Webhooks", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None, "docs/api.md's Webhooks section has no python block"
+    namespace: dict[str, Any] = {}
+    exec(block.group(1), namespace)  # noqa: S102 (our own documentation's example)
+    return namespace["verify"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.django_db
+def test_the_documented_verification_accepts_a_delivery_and_refuses_a_forgery(
+    eager: None, key: ApiKey, django_capture_on_commit_callbacks: Any
+) -> None:
+    verify = documented_verify()
+    with receiver(200) as hook:
+        secret = set_webhook(key, hook.url, "test setup").secret
+        with django_capture_on_commit_callbacks(execute=True):
+            FinishedJobFactory(submitter=key.user)
+    [request] = hook.requests
+    assert verify(secret, request.headers, request.body)
+    assert not verify(secret, request.headers, request.body + b" ")
+    assert not verify(secret, request.headers | {"webhook-timestamp": str(int(time.time()) - 3600)}, request.body)
 
 
 @pytest.mark.django_db

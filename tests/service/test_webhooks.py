@@ -223,6 +223,23 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
     assert page.get("/operator/webhooks/").status_code == 403
 
 
+@pytest.mark.django_db
+def test_the_guard_runs_again_at_send_time(
+    eager: None, key: ApiKey, settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Allowed when set, no longer allowed when sent (as a name rebound to an inner address would be): not sent.
+    with receiver(200) as hook:
+        set_webhook(key, hook.url, "test setup")
+        monkeypatch.setitem(settings.GLASSBOX, "WEBHOOK_ALLOW", [])
+        with django_capture_on_commit_callbacks(execute=True):
+            job = FinishedJobFactory(submitter=key.user)
+    assert hook.requests == []
+    [attempt] = WebhookAttempt.objects.filter(delivery__job=job)
+    assert attempt.status_code is None
+    assert "127.0.0.1 is a loopback address" in attempt.error
+    assert WebhookDelivery.objects.get(job=job).status == "failed"
+
+
 BAD_URLS = [
     ("ftp://203.0.113.7/hook", "must start with https:// or http://"),
     ("http://10.0.0.7/hook", "10.0.0.7 is a private address"),

@@ -141,3 +141,7 @@ class GlassboxSettings(TypedDict):
     WORKER_HEARTBEAT_SECONDS: float
     API_MAX_BODY_BYTES: int
     API_RATE: str
+    WEBHOOK_RETRIES: int
+    WEBHOOK_RETRY_SECONDS: float
+    WEBHOOK_TIMEOUT_SECONDS: float
+    WEBHOOK_ALLOW: list[str]

@@ -155,6 +155,7 @@ CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_TASK_ROUTES = {
     "glassbox.run_job": {"queue": "inference"},
     "glassbox.send_notification": {"queue": "control"},  # mail never waits behind a model run
+    "glassbox.send_webhook": {"queue": "control"},  # nor does a webhook
 }
 # Celery SIGKILLs a pool child that has not reported "up" within this time. The model loads before the
 # child reports up (audit_app/worker.py), and a 24B load takes minutes: the 4 s default would kill every
@@ -208,6 +209,13 @@ GLASSBOX: GlassboxSettings = {
     "API_MAX_BODY_BYTES": env_int("GLASSBOX_API_MAX_BODY_BYTES", 20 * 1024 * 1024),
     # Requests per API key (DRF's rate syntax: N/second, N/minute, N/hour), counted in Redis across processes.
     "API_RATE": env_str("GLASSBOX_API_RATE", "600/minute"),
+    # A webhook POST that fails (no 2xx, a redirect, an error) is tried again this many times, waiting this long
+    # before the first retry and twice as long before each next one (at most an hour); each POST gets this long.
+    "WEBHOOK_RETRIES": env_int("GLASSBOX_WEBHOOK_RETRIES", 8),
+    "WEBHOOK_RETRY_SECONDS": env_float("GLASSBOX_WEBHOOK_RETRY_SECONDS", 30.0),
+    "WEBHOOK_TIMEOUT_SECONDS": env_float("GLASSBOX_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+    # Hosts and networks (CIDR) webhooks may reach although private, loopback or link-local (SSRF guard).
+    "WEBHOOK_ALLOW": env_list("GLASSBOX_WEBHOOK_ALLOW", ""),
 }
 
 REST_FRAMEWORK = {

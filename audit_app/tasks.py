@@ -18,7 +18,7 @@ from django.conf import settings
 
 from audit_app import worker
 from audit_app.ledger.signer import SigningRefused, sign_now
-from audit_app.services import idempotency, notifications, pipeline
+from audit_app.services import idempotency, notifications, pipeline, webhooks
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.verification import run_verification
 from inference import InferenceError
@@ -124,3 +124,13 @@ def send_notification(self: Task[Any, Any], event: str, job_id: int, user_id: in
         logger.warning("The %s e-mail for job %s failed (%s); retrying in %.0f s.", event, job_id, error, delay)
         raise self.retry(exc=error, countdown=delay, max_retries=retries) from None
     return "sent" if sent else "skipped"
+
+
+@shared_task(name="glassbox.send_webhook", bind=True, ignore_result=True)
+def send_webhook(self: Task[Any, Any], delivery_id: int) -> str:
+    """One webhook attempt (services/webhooks.py); a failed one is retried with backoff up to the ceiling."""
+    retries = settings.GLASSBOX["WEBHOOK_RETRIES"]
+    outcome = webhooks.attempt(delivery_id, final=self.request.retries >= retries)
+    if outcome == webhooks.RETRY:
+        raise self.retry(countdown=webhooks.retry_delay(self.request.retries), max_retries=retries)
+    return outcome

@@ -12,6 +12,7 @@ from audit_app.models.ledger import (
 from audit_app.models.organisation import Case, Team
 from audit_app.models.review import AccountEvent, ReviewerAssignment, ReviewerConclusion, SigningFailure, SignOff
 from audit_app.models.verification import VerificationRun
+from audit_app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from audit_app.models.workers import WorkerStatus
 from audit_app.models.write_once import EvidenceImmutableError, EvidenceWriteError
 
@@ -41,5 +42,8 @@ __all__ = [
     "Submission",
     "Team",
     "VerificationRun",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkerStatus",
 ]

@@ -12,12 +12,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from audit_app.ledger import derived
 from audit_app.models import Document, Job, RunRecord
-from audit_app.services import notifications
+from audit_app.services import notifications, webhooks
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.queueing import send_missing_messages
 from audit_app.services.store import store_evidence
@@ -143,6 +143,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
             ]
         )
         notifications.run_recorded(job)  # reviewers are told once this transaction commits
+        webhooks.job_finished([job.pk])  # and the submitting key's webhook, likewise
     return run
 
 
@@ -151,7 +152,9 @@ def fail_job(job_id: int, token: uuid.UUID | None, reason: str) -> None:
     owned = Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED)
     if token is not None:
         owned = owned.filter(claim_token=token)
-    owned.update(status=Job.FAILED, error=reason, finished_at=timezone.now())
+    with transaction.atomic():
+        if owned.update(status=Job.FAILED, error=reason, finished_at=timezone.now()):
+            webhooks.job_finished([job_id])
 
 
 def cancel_job(job: Job) -> None:
@@ -161,11 +164,16 @@ def cancel_job(job: Job) -> None:
     and "ask to stop if running" and lose the request.
     """
     queued = Q(status=Job.QUEUED)
-    Job.objects.filter(pk=job.pk, status__in=(Job.QUEUED, Job.RUNNING)).update(
-        cancel_requested=True,
-        status=Case(When(queued, then=Value(Job.CANCELLED)), default=F("status")),
-        finished_at=Case(When(queued, then=Value(timezone.now())), default=F("finished_at")),
-    )
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status__in=(Job.QUEUED, Job.RUNNING)).update(
+            cancel_requested=True,
+            status=Case(When(queued, then=Value(Job.CANCELLED)), default=F("status")),
+            finished_at=Case(When(queued, then=Value(timezone.now())), default=F("finished_at")),
+        )
+        if changed:  # a running job's event follows when the worker stores the partial run (record_run)
+            webhooks.job_finished(
+                list(Job.objects.filter(pk=job.pk, status=Job.CANCELLED).values_list("pk", flat=True))
+            )
 
 
 def sweep_jobs() -> dict[str, int]:
@@ -176,15 +184,19 @@ def sweep_jobs() -> dict[str, int]:
     lost = Q(status=Job.RUNNING, heartbeat_at__lt=stale)
     # A cancel asked for before the worker died is honoured: there is nothing left to stop, and a job
     # requeued with its cancel pending would never be claimed again ("queued · cancelling…" forever).
-    cancelled = Job.objects.filter(lost | Q(status=Job.QUEUED), cancel_requested=True).update(
-        status=Job.CANCELLED, finished_at=now, error=CANCELLED_WORKER_LOST
-    )
-    failed = Job.objects.filter(lost, cancel_requested=False, attempts__gte=limits["MAX_ATTEMPTS"]).update(
-        status=Job.FAILED,
-        finished_at=now,
-        error=f"The worker running this job stopped answering {limits['MAX_ATTEMPTS']} times "
-        "(crash, out of memory or hard time limit); it was not retried again.",
-    )
+    with transaction.atomic():  # the finished jobs' webhook events are recorded with them (ids locked first)
+        to_cancel = _locked_ids(Job.objects.filter(lost | Q(status=Job.QUEUED), cancel_requested=True))
+        cancelled = Job.objects.filter(pk__in=to_cancel).update(
+            status=Job.CANCELLED, finished_at=now, error=CANCELLED_WORKER_LOST
+        )
+        to_fail = _locked_ids(Job.objects.filter(lost, cancel_requested=False, attempts__gte=limits["MAX_ATTEMPTS"]))
+        failed = Job.objects.filter(pk__in=to_fail).update(
+            status=Job.FAILED,
+            finished_at=now,
+            error=f"The worker running this job stopped answering {limits['MAX_ATTEMPTS']} times "
+            "(crash, out of memory or hard time limit); it was not retried again.",
+        )
+        webhooks.job_finished(to_cancel + to_fail)
     # enqueued_at=None: the dead worker's message is unacknowledged and only returns after the
     # visibility timeout, so the job needs a new one now.
     requeued = Job.objects.filter(lost, cancel_requested=False, attempts__lt=limits["MAX_ATTEMPTS"]).update(
@@ -194,3 +206,8 @@ def sweep_jobs() -> dict[str, int]:
     if current_suspension() is None:
         counts["sent"] = send_missing_messages(now - timedelta(seconds=limits["QUEUED_TOO_LONG_SECONDS"]))
     return counts
+
+
+def _locked_ids(jobs: QuerySet[Job]) -> list[int]:
+    """The ids of ``jobs``, their rows locked until the transaction ends (waiting, as the UPDATE did)."""
+    return list(jobs.select_for_update().values_list("pk", flat=True))

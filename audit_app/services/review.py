@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from audit_app.models import Job, ReviewerConclusion, RunRecord, SigningFailure, SignOff
 from audit_app.models.review import APPROVED, CHANGES_REQUESTED, REJECTED
-from audit_app.services import notifications
+from audit_app.services import notifications, webhooks
 from audit_app.services.review_state import AWAITING_REVIEW, MEANING_LABELS, NOT_REVIEWABLE, may_review, review_of
 from audit_app.services.store import store_evidence
 
@@ -182,4 +182,5 @@ def _store(job_id: int, signer: User, form: SignOffForm, reason: str, conclusion
             )
         )
     notifications.signed(job)  # the submitter or the other reviewers are told once this transaction commits
+    webhooks.job_signed(job, signature)  # and the submitting key's webhook, likewise
     return signature

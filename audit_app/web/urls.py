@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import auditor, login, operator, operator_api_keys, operator_users, review, views
+from audit_app.web import auditor, login, operator, operator_api_keys, operator_users, operator_webhooks, review, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", login.LoginView.as_view(), name="login"),
@@ -21,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("operator/jobs/", operator.operator_jobs, name="operator-jobs"),
     path("operator/workers/", operator.operator_workers, name="operator-workers"),
     path("operator/users/", operator_users.operator_users, name="operator-users"),
+    path("operator/webhooks/", operator_webhooks.operator_webhooks, name="operator-webhooks"),
     path(
         "operator/users/<int:pk>/deactivate/",
         operator_users.set_account_active,

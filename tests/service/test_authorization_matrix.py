@@ -50,6 +50,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("/operator/kill-switch/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 200),  # an empty form: errors
     ("/operator/jobs/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),
     ("/operator/jobs/", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
+    ("/operator/webhooks/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),
+    ("/operator/webhooks/", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
     ("/operator/workers/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),
     ("/operator/workers/", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
     ("/operator/users/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),

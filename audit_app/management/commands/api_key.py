@@ -11,10 +11,15 @@ from django.utils import timezone
 from audit_app.models import ApiKey, Team
 from audit_app.services.api_keys import KeyRefused, create_key, revoke_key
 from audit_app.services.users import command_actor
+from audit_app.services.webhook_guard import UrlRefused
+from audit_app.services.webhooks import remove_webhook, set_webhook
 
 
 class Command(BaseCommand):
-    help = "API keys: 'create NAME --team T [--scopes read,submit] [--expires-days N]', 'list', 'revoke PREFIX'."
+    help = (
+        "API keys: 'create NAME --team T [--scopes read,submit] [--expires-days N]', 'list', 'revoke PREFIX', "
+        "'webhook PREFIX --url URL | --remove'."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -26,11 +31,16 @@ class Command(BaseCommand):
         actions.add_parser("list", help="every key with its state (never the secret)")
         revoke = actions.add_parser("revoke", help="revoke a key now")
         revoke.add_argument("prefix", help="the key's prefix, gbx_ and 8 hex digits")
+        webhook = actions.add_parser("webhook", help="set, replace or remove a key's callback URL")
+        webhook.add_argument("prefix", help="the key's prefix, gbx_ and 8 hex digits")
+        target = webhook.add_mutually_exclusive_group(required=True)
+        target.add_argument("--url", help="where events go; a new signing secret is printed once")
+        target.add_argument("--remove", action="store_true", help="send this key no more events")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             getattr(self, f"_{options['action']}")(options)
-        except KeyRefused as refusal:
+        except (KeyRefused, UrlRefused) as refusal:
             raise CommandError(str(refusal)) from None
 
     def _create(self, options: dict[str, Any]) -> None:
@@ -61,3 +71,17 @@ class Command(BaseCommand):
             raise CommandError(f"No key has the prefix {options['prefix']!r}; 'manage.py api_key list' shows them.")
         revoke_key(key, None, command_actor())
         self.stdout.write(f"Revoked {key.prefix} ({key.name}).")
+
+    def _webhook(self, options: dict[str, Any]) -> None:
+        key = ApiKey.objects.filter(prefix=options["prefix"]).first()
+        if key is None:
+            raise CommandError(f"No key has the prefix {options['prefix']!r}; 'manage.py api_key list' shows them.")
+        if options["remove"]:
+            removed = remove_webhook(key, command_actor())
+            self.stdout.write(f"Removed the webhook of {key.prefix}." if removed else f"{key.prefix} had no webhook.")
+            return
+        new = set_webhook(key, options["url"], command_actor())
+        self.stdout.write(
+            f"Webhook of {key.prefix} set to {new.endpoint.url}. Signing secret, shown once, store it now:"
+        )
+        self.stdout.write(new.secret)

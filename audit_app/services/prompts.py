@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 from django.conf import settings
 
 from inference.engine import PromptBuilder
 from inference.errors import InferenceError
 
+# transformers imports its tokenizer classes lazily, and that import fails when threads race through it
+# (ImportError "cannot import name 'AutoTokenizer'"): a threaded web process loads the builder once, under a lock.
+_loading = threading.Lock()
 
-@functools.cache
+
 def prompt_builder() -> PromptBuilder:
     """Loaded once per process; raises ``InferenceError`` (one sentence) if the model folder is unusable."""
+    with _loading:
+        return _open()
+
+
+@functools.cache
+def _open() -> PromptBuilder:
     config = settings.GLASSBOX
     return PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"])
 

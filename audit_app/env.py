@@ -141,3 +141,4 @@ class GlassboxSettings(TypedDict):
     WORKER_HEARTBEAT_SECONDS: float
     API_MAX_BODY_BYTES: int
     API_RATE: str
+    OPENAI_TIMEOUT_SECONDS: float

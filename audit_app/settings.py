@@ -208,6 +208,9 @@ GLASSBOX: GlassboxSettings = {
     "API_MAX_BODY_BYTES": env_int("GLASSBOX_API_MAX_BODY_BYTES", 20 * 1024 * 1024),
     # Requests per API key (DRF's rate syntax: N/second, N/minute, N/hour), counted in Redis across processes.
     "API_RATE": env_str("GLASSBOX_API_RATE", "600/minute"),
+    # How long POST /v1/chat/completions waits for its job: under the OpenAI SDKs' 600 s default, so the caller
+    # gets Glassbox's answer (naming the job, which goes on) rather than a client timeout and a retried job.
+    "OPENAI_TIMEOUT_SECONDS": env_float("GLASSBOX_OPENAI_TIMEOUT_SECONDS", 540.0),
 }
 
 REST_FRAMEWORK = {

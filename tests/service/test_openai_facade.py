@@ -9,11 +9,11 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -26,6 +26,7 @@ from tests.service.processes import ROOT, _environment, documented_commands, sta
 pytestmark = pytest.mark.django_db(transaction=True)
 SMALL = {"X-Glassbox-Thinking-Budget": "16"}  # with max_tokens=16: a run of a second or two on the tiny model
 QUESTION = [{"role": "user", "content": "Is a verbal contract binding?"}]
+THINKING = "X-Glassbox-Thinking-Budget"
 DOCS_URL = "http://127.0.0.1:8000"  # where docs/api.md's examples point (the demo)
 
 
@@ -101,13 +102,15 @@ def read_key(team: Team, analyst_group: None) -> str:
     return create_key("Reporting", team, "read", None, "test setup").secret
 
 
-@pytest.fixture
-def paced_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The documented inference worker, a little slowed per token so that a stream sees the run grow."""
+@pytest.fixture(scope="module")
+def paced_worker(web: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    """The documented inference worker, a little slowed per token so that a stream sees the run grow; one for
+    the module (it only ever claims jobs by id, so the tests' flushes between them do not disturb it)."""
     from audit_app.celery import app
 
     app.control.purge()  # messages of jobs from earlier tests, which no longer exist
-    process = start_celery("inference", tmp_path / "inference.log", env={"GLASSBOX_TEST_STEP_DELAY_SECONDS": "0.04"})
+    log = tmp_path_factory.mktemp("inference") / "inference.log"
+    process = start_celery("inference", log, env={"GLASSBOX_TEST_STEP_DELAY_SECONDS": "0.02"})
     yield process
     stop(process)
 
@@ -125,7 +128,8 @@ def test_models_lists_the_three_domains_and_says_it_is_the_test_model(web: str, 
         assert model.model_extra is not None
         assert model.model_extra["glassbox_test_model"] is True
         assert "TEST MODEL" in model.model_extra["glassbox_note"]
-    assert client(web, read_key).models.retrieve("magistral-small-clinical").model_extra["glassbox_domain"] == "clinical"
+    clinical = client(web, read_key).models.retrieve("magistral-small-clinical")
+    assert (clinical.model_extra or {})["glassbox_domain"] == "clinical"
     with pytest.raises(openai.NotFoundError):
         client(web, read_key).models.retrieve("gpt-4o")
 
@@ -152,7 +156,8 @@ def test_a_chat_completion_is_a_normal_job_answered_from_its_ledgered_record(
     record, record_sha256 = run_of(web, key, job_id)
     message = completion.choices[0].message
     assert message.content == record["answer"]
-    assert message.model_extra is not None and message.model_extra["reasoning_content"] == record["thinking"]
+    assert message.model_extra is not None
+    assert message.model_extra["reasoning_content"] == record["thinking"]
     assert record["thinking"]  # a real trace, not an empty string compared with an empty string
     assert completion.choices[0].finish_reason == {"answer_budget": "length"}.get(record["finish_reason"], "stop")
     assert completion.usage is not None
@@ -187,7 +192,7 @@ def test_a_streamed_chat_completion_sends_the_trace_then_the_answer_as_produced(
         seed=5,
         stream=True,
         stream_options={"include_usage": True},
-        extra_headers={"X-Glassbox-Thinking-Budget": "24"},
+        extra_headers={"X-Glassbox-Thinking-Budget": "48"},
     )
     job_id = int(response.headers["X-Glassbox-Job-Id"])
     kinds: list[str] = []
@@ -212,12 +217,14 @@ def test_a_streamed_chat_completion_sends_the_trace_then_the_answer_as_produced(
     record, record_sha256 = run_of(web, key, job_id)
     assert (thinking, answer) == (record["thinking"], record["answer"])
     assert running_seen, "no part of the trace arrived while the job was still running"
-    assert kinds.count("thinking") > 1 and "answer" in kinds
+    assert kinds.count("thinking") > 1
+    assert "answer" in kinds
     assert kinds == sorted(kinds, key=lambda kind: kind == "answer")  # the whole trace first, then the answer
     assert finish == {"answer_budget": "length"}.get(record["finish_reason"], "stop")
     assert last["glassbox_record_sha256"] == record_sha256
     assert last["glassbox_stream_matches_record"] is True
-    assert usage is not None and usage.completion_tokens == record["generated_tokens"]
+    assert usage is not None
+    assert usage.completion_tokens == record["generated_tokens"]
     assert usage.prompt_tokens == record["prompt_token_count"]
     assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == record["thinking_tokens"]
@@ -229,7 +236,8 @@ def test_the_curl_and_python_examples_in_the_docs_work_as_written(
     section = (ROOT / "docs" / "api.md").read_text().split("## OpenAI-compatible facade", 1)[1]
     curl = re.search(r"```sh\n(curl .*?)```", section, re.S)
     python = re.search(r"```python\n(.*?)```", section, re.S)
-    assert curl is not None and python is not None
+    assert curl is not None
+    assert python is not None
     env = dict(os.environ, GLASSBOX_KEY=key)
     shown = subprocess.run(
         ["bash", "-c", curl.group(1).replace(DOCS_URL, web)], env=env, capture_output=True, text=True, timeout=120
@@ -291,7 +299,7 @@ def test_bad_requests_get_openai_shaped_errors_and_store_nothing(web: str, key: 
         (openai.BadRequestError, {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages"),
         (openai.BadRequestError, {"temperature": 50}, "temperature"),
         (openai.BadRequestError, {"max_tokens": 0}, "max_tokens"),
-        (openai.BadRequestError, {"extra_headers": {"X-Glassbox-Thinking-Budget": "lots"}}, "X-Glassbox-Thinking-Budget"),
+        (openai.BadRequestError, {"extra_headers": {THINKING: "lots"}}, THINKING),
         (openai.BadRequestError, {"extra_headers": {"X-Glassbox-Domain": "finance"}}, "model"),
         (openai.BadRequestError, {"extra_body": {"glassbox_anything": 1}}, "glassbox_anything"),
     ]
@@ -299,14 +307,17 @@ def test_bad_requests_get_openai_shaped_errors_and_store_nothing(web: str, key: 
         arguments = {"model": "magistral-small-legal", "messages": QUESTION} | changes
         with pytest.raises(error_class) as refused:
             chat.create(**arguments)
-        assert isinstance(refused.value.body, dict) and refused.value.body["param"] == param, changes
+        assert isinstance(refused.value.body, dict), changes
+        assert refused.value.body["param"] == param, changes
     url, json_type = f"{web}/v1/chat/completions", {"Content-Type": "application/json"}
     status, body = raw(url, b"{", json_type | {"Authorization": f"Bearer {key}"})
-    assert status == 400 and "not valid UTF-8 JSON" in body["error"]["message"]
+    assert status == 400
+    assert "not valid UTF-8 JSON" in body["error"]["message"]
     status, body = raw(url, b'{"model": "magistral-small-legal"}', json_type | {"Authorization": f"Bearer {key}"})
     assert (status, body["error"]["param"]) == (400, "messages")
     status, body = raw(url, b'{"model": "magistral-small-legal", "messages": []}', json_type)
-    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert status == 401
+    assert body["error"]["code"] == "invalid_api_key"
     with pytest.raises(openai.AuthenticationError):
         client(web, key[:-3] + "xyz").chat.completions.create(model="magistral-small-legal", messages=QUESTION)  # type: ignore[arg-type]
     assert status_of(f"{web}/v1/nothing") == 404
@@ -318,7 +329,8 @@ def test_a_read_only_key_lists_models_but_cannot_create_completions(web: str, re
     assert len(client(web, read_key).models.list().data) == 3
     with pytest.raises(openai.PermissionDeniedError) as refused:
         client(web, read_key).chat.completions.create(model="magistral-small-legal", messages=QUESTION)  # type: ignore[arg-type]
-    assert isinstance(refused.value.body, dict) and "'submit'" in refused.value.body["message"]
+    assert isinstance(refused.value.body, dict)
+    assert "'submit'" in refused.value.body["message"]
     assert stored() == before
 
 
@@ -341,3 +353,50 @@ def test_open_streams_do_not_block_other_requests_and_a_cancelled_job_ends_its_s
         with pytest.raises(openai.APIError, match=f"Job {job_id} was cancelled"):
             for _ in response.parse():
                 pass
+
+
+def test_a_cancelled_job_is_an_error_naming_it_that_the_sdk_does_not_retry(web: str, key: str) -> None:
+    # The SDK's own retries left on: x-should-retry: false must keep it from submitting a second job.
+    chat = openai.OpenAI(base_url=f"{web}/v1", api_key=key, timeout=60).chat.completions
+    caught: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            chat.create(model="magistral-small-legal", messages=QUESTION)  # type: ignore[arg-type]
+        except openai.APIError as error:
+            caught.append(error)
+
+    waiting = threading.Thread(target=call)
+    waiting.start()
+    job = wait_for(lambda: Job.objects.first(), timeout=30, what="the call's job")
+    assert isinstance(job, Job)
+    cancel = urllib.request.Request(
+        f"{web}/api/v1/jobs/{job.pk}/cancel/", headers={"Authorization": f"Bearer {key}"}, method="POST"
+    )
+    urllib.request.urlopen(cancel, timeout=15).close()
+    waiting.join(timeout=30)
+    (error,) = caught
+    assert isinstance(error, openai.ConflictError)
+    assert error.response.headers["X-Glassbox-Job-Id"] == str(job.pk)
+    assert isinstance(error.body, dict)
+    assert (error.body["code"], error.body["glassbox_job_id"]) == ("job_cancelled", job.pk)
+    assert Job.objects.count() == 1
+
+
+def test_a_call_that_outwaits_its_timeout_names_the_job_which_goes_on(key: str, settings: Any) -> None:
+    from django.test import Client
+
+    settings.GLASSBOX = settings.GLASSBOX | {"OPENAI_TIMEOUT_SECONDS": 0.3}
+    response = Client().post(
+        "/v1/chat/completions",
+        {"model": "magistral-small-legal", "messages": QUESTION, "max_tokens": 8},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        HTTP_X_GLASSBOX_THINKING_BUDGET="8",
+    )
+    job = Job.objects.get()
+    assert response.status_code == 504
+    assert response.json()["error"]["glassbox_job_id"] == job.pk
+    assert response["x-should-retry"] == "false"
+    assert f"/api/v1/jobs/{job.pk}/" in response.json()["error"]["message"]
+    assert job.status in (Job.QUEUED, Job.RUNNING, Job.SUCCEEDED)  # not cancelled or failed by the timeout

@@ -19,6 +19,7 @@ DOMAINS = ("legal", "finance", "clinical")
 MODELS = tuple(f"{MODEL_PREFIX}-{domain}" for domain in DOMAINS)
 CONVERSATION = "conversation.txt"  # earlier messages travel as this text document (docs/api.md)
 ROLES = ("system", "developer", "user", "assistant")
+MAX_QUESTION = 20_000
 
 # Accepted only with these neutral values (absent or null is always fine).
 NEUTRAL: dict[str, tuple[Any, ...]] = {
@@ -195,6 +196,8 @@ def _messages(messages: Any) -> tuple[str, str]:
         raise bad("The last message must be the user's question.", "messages")
     if not question.strip():
         raise bad("The last user message is empty; ask a question.", "messages")
+    if len(question) > MAX_QUESTION:  # the bound of the submit form and /api/v1/jobs/
+        raise bad(f"The question (the last user message) is longer than {MAX_QUESTION:,} characters.", "messages")
     earlier = "\n\n".join(f"[{role}]\n{text}" for role, text in lines[:-1])
     return question, earlier
 

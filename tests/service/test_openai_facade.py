@@ -26,7 +26,7 @@ from tests.service.processes import ROOT, _environment, documented_commands, sta
 pytestmark = pytest.mark.django_db(transaction=True)
 SMALL = {"X-Glassbox-Thinking-Budget": "16"}  # with max_tokens=16: a run of a second or two on the tiny model
 QUESTION = [{"role": "user", "content": "Is a verbal contract binding?"}]
-THINKING = "X-Glassbox-Thinking-Budget"
+THINKING, CASE = "X-Glassbox-Thinking-Budget", "X-Glassbox-Case-Reference"
 DOCS_URL = "http://127.0.0.1:8000"  # where docs/api.md's examples point (the demo)
 
 
@@ -302,6 +302,15 @@ def test_bad_requests_get_openai_shaped_errors_and_store_nothing(web: str, key: 
         (openai.BadRequestError, {"extra_headers": {THINKING: "lots"}}, THINKING),
         (openai.BadRequestError, {"extra_headers": {"X-Glassbox-Domain": "finance"}}, "model"),
         (openai.BadRequestError, {"extra_body": {"glassbox_anything": 1}}, "glassbox_anything"),
+        (openai.BadRequestError, {"extra_headers": {CASE: "M" * 101}}, CASE),
+        (openai.BadRequestError, {"temperature": "hot"}, "temperature"),
+        (openai.BadRequestError, {"seed": 1.5}, "seed"),
+        (openai.BadRequestError, {"max_tokens": "10"}, "max_tokens"),
+        (openai.BadRequestError, {"max_completion_tokens": 10**9}, "max_completion_tokens"),
+        (openai.BadRequestError, {"stream_options": {"include_usage": True}}, "stream_options"),
+        (openai.BadRequestError, {"messages": [{"role": "user", "content": 5}]}, "messages"),
+        (openai.BadRequestError, {"messages": "Is it binding?"}, "messages"),
+        (openai.BadRequestError, {"model": 5}, "model"),
     ]
     for error_class, changes, param in bad_calls:
         arguments = {"model": "magistral-small-legal", "messages": QUESTION} | changes

@@ -116,14 +116,19 @@ def read_chat_request(body: Any, headers: Any) -> ChatRequest:
         raise bad("stream must be true or false.", "stream")
     include_usage = _stream_options(body.get("stream_options"), stream)
     budget_param, generation = _generation(body, headers)
+    case_reference = headers.get("X-Glassbox-Case-Reference") or UNFILED
+    case_title = headers.get("X-Glassbox-Case-Title") or ""
+    for header, value, most in (("Case-Reference", case_reference, 100), ("Case-Title", case_title, 200)):
+        if len(value) > most:  # the columns' lengths, as /api/v1/jobs/ bounds them
+            raise bad(f"X-Glassbox-{header} is longer than {most} characters.", f"X-Glassbox-{header}")
     return ChatRequest(
         model=model,
         domain=domain,
         question=question,
         conversation=conversation,
         generation=generation,
-        case_reference=headers.get("X-Glassbox-Case-Reference") or UNFILED,
-        case_title=headers.get("X-Glassbox-Case-Title") or "",
+        case_reference=case_reference,
+        case_title=case_title,
         stream=stream,
         include_usage=include_usage,
         budget_param=budget_param,

@@ -145,3 +145,4 @@ class GlassboxSettings(TypedDict):
     WEBHOOK_RETRY_SECONDS: float
     WEBHOOK_TIMEOUT_SECONDS: float
     WEBHOOK_ALLOW: list[str]
+    OPENAI_TIMEOUT_SECONDS: float

@@ -216,6 +216,9 @@ GLASSBOX: GlassboxSettings = {
     "WEBHOOK_TIMEOUT_SECONDS": env_float("GLASSBOX_WEBHOOK_TIMEOUT_SECONDS", 10.0),
     # Hosts and networks (CIDR) webhooks may reach although private, loopback or link-local (SSRF guard).
     "WEBHOOK_ALLOW": env_list("GLASSBOX_WEBHOOK_ALLOW", ""),
+    # How long POST /v1/chat/completions waits for its job: under the OpenAI SDKs' 600 s default, so the caller
+    # gets Glassbox's answer (naming the job, which goes on) rather than a client timeout and a retried job.
+    "OPENAI_TIMEOUT_SECONDS": env_float("GLASSBOX_OPENAI_TIMEOUT_SECONDS", 540.0),
 }
 
 REST_FRAMEWORK = {

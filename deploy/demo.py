@@ -86,7 +86,10 @@ def service_commands() -> dict[str, list[str]]:
     schedule file under var/demo): web, one inference worker, the control worker and beat."""
     celery = [PYTHON, "-m", "celery", "-A", "audit_app"]
     return {
-        "web": [PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "2", "--timeout", "120"],
+        "web": [
+            *[PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "2"],
+            *["-k", "gthread", "--threads", "8", "--timeout", "120"],
+        ],
         "inference": [*celery, "worker", "-Q", "inference", "-c", "1", "-n", "inference0@%h", "--loglevel=INFO"],
         "control": [*celery, "worker", "-Q", "control", "-c", "2", "-n", "control@%h", "--loglevel=INFO"],
         "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(VAR / "beat-schedule")],

@@ -1,0 +1,167 @@
+"""API benchmark: requests/s and p50/p99 latency of GET job and POST job under gunicorn as docs/operations.md
+runs it (`-w 2 -k gthread --threads 8`), driven by wrk from a second process, and the queries per request.
+Usage: .venv/bin/python deploy/bench_api.py [--seconds 15] [--connections 16] [--workers 2] [--write docs/benchmarks.md]
+
+Needs wrk (Debian: apt-get install wrk). Each GET is ledgered as an access (an evidence row and a ledger
+append), as every read of a job is; each POST stores a submission, its job and a ledger entry, and queues
+the job in Redis (no worker runs, so jobs stay queued)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import localservices
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench-api"
+START, END = "<!-- api-bench:start -->", "<!-- api-bench:end -->"
+PG_PORT, REDIS_PORT = 54360, 63830
+GUNICORN = [sys.executable, "-m", "gunicorn", "audit_app.wsgi", "--timeout", "120"]
+POST_BODY = {"domain": "legal", "case_reference": "BENCH-1", "question": "Is a verbal contract binding?"}
+POST_SCRIPT = """wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def environment() -> dict[str, str]:
+    VAR.mkdir(parents=True, exist_ok=True)
+    tiny = VAR / "tiny-model"  # submissions render the prompt with the model's tokenizer
+    if not (tiny / "model.safetensors").exists():
+        subprocess.run([sys.executable, "-m", "inference", "make-tiny-model", str(tiny)], check=True)
+    localservices.start_postgres(VAR, PG_PORT)
+    return {
+        "DATABASE_URL": localservices.fresh_database(PG_PORT, "api_bench"),
+        "REDIS_URL": localservices.start_redis(VAR, REDIS_PORT),
+        "DJANGO_SECRET_KEY": "bench-only",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "MAGISTRAL_MODEL_PATH": str(tiny),
+        "GLASSBOX_QUANTIZATION": "bf16",
+        "GLASSBOX_CACHE_DIR": str(VAR / "cache"),
+        "GLASSBOX_API_RATE": "1000000/second",  # the benchmark measures the server, not the throttle
+        "DJANGO_SETTINGS_MODULE": "audit_app.settings",
+    }
+
+
+def queries_per_request(secret: str, job_id: int) -> tuple[int, int]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client, auth = Client(HTTP_HOST="127.0.0.1"), {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    client.get(f"/api/v1/jobs/{job_id}/", **auth)  # warm: the key's last-used write happens once a minute
+    with CaptureQueriesContext(connection) as get:
+        assert client.get(f"/api/v1/jobs/{job_id}/", **auth).status_code == 200
+    with CaptureQueriesContext(connection) as post:
+        answer = client.post("/api/v1/jobs/", POST_BODY, content_type="application/json", **auth)
+        assert answer.status_code == 201, answer.content
+    return len(get.captured_queries), len(post.captured_queries)
+
+
+def wrk(url: str, secret: str, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    command += ["-H", f"Authorization: Bearer {secret}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise SystemExit(f"{errors[1]} requests failed during the run; wrk said:\n{output}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),  # type: ignore[index]
+        "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", output)[1]),  # type: ignore[index]
+        "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", output)[1]),  # type: ignore[index]
+    }
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; install it (apt-get install wrk) and run again.")
+    os.environ.update(environment())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from audit_app.models import Team
+    from audit_app.services.api_keys import create_key
+    from audit_app.services.submission import submit_job
+    from inference.provenance import device_description
+
+    call_command("migrate", verbosity=0)
+    team = Team.objects.create(name="Bench")
+    new = create_key("Bench", team, "read submit", None, "bench")
+    job = submit_job(new.key.user, team, "BENCH-1", "legal", "Is a verbal contract binding?")
+    get_queries, post_queries = queries_per_request(new.secret, job.pk)
+    port = localservices.free_port()
+    web = subprocess.Popen(
+        # As docs/operations.md runs it: threaded workers, so waiting facade calls do not block other requests.
+        [*GUNICORN, "-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "gthread", "--threads", "8"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=(VAR / "web.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    script = VAR / "post.lua"
+    script.write_text(POST_SCRIPT.format(body=json.dumps(POST_BODY)))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            if subprocess.run(["curl", "-sf", "-o", "/dev/null", f"{base}/api/v1/schema/"]).returncode == 0:
+                break
+            time.sleep(0.2)
+        wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, 3, args.connections)  # warm both workers
+        got = wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, args.seconds, args.connections)
+        posted = wrk(f"{base}/api/v1/jobs/", new.secret, args.seconds, args.connections, script)
+    finally:
+        web.terminate()
+        web.wait()
+        localservices.stop_redis(VAR, REDIS_PORT)
+        localservices.stop_postgres(VAR)
+    load = os.getloadavg()[0]
+    text = "\n".join(
+        [
+            START,
+            f"Machine: {device_description()['name']}, {os.cpu_count()} CPU cores (load average {load:.1f} after "
+            f"the run); gunicorn `-w {args.workers} -k gthread --threads 8`, PostgreSQL and Redis on the same machine; "
+            f"wrk with 2 threads and {args.connections} connections for {args.seconds} s per row, on the same "
+            "machine (it shares the cores).",
+            "",
+            "| request | requests/s | p50 | p99 | queries per request | target |",
+            "|---|---|---|---|---|---|",
+            f"| GET /api/v1/jobs/{{id}}/ (ledgered as an access) | {got['rps']:,.0f} | {got['p50']:.1f} ms | "
+            f"{got['p99']:.1f} ms | {get_queries} | >= 500 req/s, p99 < 50 ms |",
+            f"| POST /api/v1/jobs/ (stored, ledgered, queued) | {posted['rps']:,.0f} | {posted['p50']:.1f} ms | "
+            f"{posted['p99']:.1f} ms | {post_queries} | >= 150 req/s |",
+            END,
+        ]
+    )
+    print(text)
+    if args.write:
+        from inference.bench.report import write_section
+
+        write_section(args.write, text, START, END)
+
+
+if __name__ == "__main__":
+    main()

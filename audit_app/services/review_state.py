@@ -67,6 +67,7 @@ class Review:
     conclusions: list[Conclusion]
     problems: list[str]  # sign-offs or conclusions that are not evidence, one sentence each
     version: int  # sign-off rows the job has: the sign-off form's optimistic check
+    run_record_sha256: str | None = None  # the job's run record hash as ledgered, if the run checks out
 
     @property
     def label(self) -> str:
@@ -192,7 +193,7 @@ def _review(
         state = APPROVED
     else:
         state = AWAITING_REVIEW
-    return Review(state, required, signatures, conclusions, problems, version)
+    return Review(state, required, signatures, conclusions, problems, version, bound)
 
 
 def reviewable_by(user: User) -> QuerySet[Job]:

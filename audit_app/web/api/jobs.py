@@ -17,7 +17,7 @@ from audit_app.models import AccessEvent, Job
 from audit_app.models.organisation import ANALYST
 from audit_app.services.access_events import record_access
 from audit_app.services.errors import SubmissionError
-from audit_app.services.evidence import job_evidence
+from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.exports import ExportRefused, export_job
 from audit_app.services.pipeline import cancel_job
 from audit_app.services.review_state import reviews
@@ -32,15 +32,20 @@ from inference import GenerationSettings
 
 
 def _jobs(request: Request) -> QuerySet[Job]:
-    return visible_jobs(request.user).select_related("submission", "run")  # type: ignore[arg-type]
+    return visible_jobs(request.user).select_related("submission")  # type: ignore[arg-type]
 
 
 def _job(request: Request, pk: int) -> Job:
     return get_object_or_404(_jobs(request), pk=pk)  # another team's job is a 404, as a missing one
 
 
+def job_context(jobs: list[Job]) -> dict[str, Any]:
+    """What ``JobOut`` shows beside the job rows: ledgered submissions and reviews, a few queries for all."""
+    return {"ledgered": {job.pk: ledgered for job, ledgered in job_rows(jobs)}, "reviews": reviews(jobs)}
+
+
 def job_data(job: Job) -> dict[str, Any]:
-    return dict(JobOut(job, context={"reviews": reviews([job])}).data)
+    return dict(JobOut(job, context=job_context([job])).data)
 
 
 class Unavailable(exceptions.APIException):
@@ -56,7 +61,7 @@ class JobList(APIView):
     )
     def get(self, request: Request) -> Response:
         page, next_cursor = page_of(_jobs(request), JobFilter.from_query(request.query_params))
-        data = JobOut(page, many=True, context={"reviews": reviews(page)}).data
+        data = JobOut(page, many=True, context=job_context(page)).data
         return Response({"results": data, "next": next_cursor})
 
     @extend_schema(

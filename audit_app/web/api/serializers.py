@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from audit_app.models import Job
 from audit_app.models.organisation import DOMAINS
+from audit_app.services.evidence import Ledgered
 from audit_app.services.review_state import Review
 from inference.limits import SEED_MAX, TEMPERATURE_MAX, TOP_P_MAX
 from inference.types import DEFAULT_ANSWER_BUDGET, DEFAULT_TEMPERATURE, DEFAULT_THINKING_BUDGET, DEFAULT_TOP_P
@@ -73,14 +74,15 @@ class ReviewOut(serializers.Serializer[Any]):
 
 
 class JobOut(serializers.Serializer[Any]):
+    """A job: its state from the job row, everything about its question from the ledgered submission.
+
+    The submission's fields come from its ledger entry, checked against the row and bound to this job
+    (``services.evidence.job_rows``), as the pages show them; when that check fails they are null and
+    ``evidence_problem`` says why. Hashes are the ledgered ones.
+    """
+
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=Job.STATUSES)
-    domain = serializers.CharField(source="submission.domain")
-    case_reference = serializers.CharField(source="submission.case_reference")
-    case_title = serializers.CharField(source="submission.case_title")
-    team = serializers.CharField(source="submission.team_name")
-    submitted_by = serializers.CharField(source="submission.submitted_by_name")
-    question = serializers.CharField(source="submission.question")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -88,13 +90,54 @@ class JobOut(serializers.Serializer[Any]):
     answer_tokens = serializers.IntegerField()
     cancel_requested = serializers.BooleanField()
     error = serializers.CharField()
-    submission_record_sha256 = serializers.CharField(source="submission.record_sha256")
+    domain = serializers.SerializerMethodField()
+    case_reference = serializers.SerializerMethodField()
+    case_title = serializers.SerializerMethodField()
+    team = serializers.SerializerMethodField()
+    submitted_by = serializers.SerializerMethodField()
+    question = serializers.SerializerMethodField()
+    submission_record_sha256 = serializers.SerializerMethodField()
     run_record_sha256 = serializers.SerializerMethodField()
+    evidence_problem = serializers.SerializerMethodField()
     review = serializers.SerializerMethodField()
 
+    def _ledgered(self, job: Job) -> Ledgered:
+        ledgered: Ledgered = self.context["ledgered"][job.pk]
+        return ledgered
+
+    def _field(self, job: Job, name: str) -> str | None:
+        ledgered = self._ledgered(job)
+        return str(ledgered.record[name]) if ledgered.verified else None
+
+    def get_domain(self, job: Job) -> str | None:
+        return self._field(job, "domain")
+
+    def get_case_reference(self, job: Job) -> str | None:
+        return self._field(job, "case_reference")
+
+    def get_case_title(self, job: Job) -> str | None:
+        return self._field(job, "case_title")
+
+    def get_team(self, job: Job) -> str | None:
+        return self._field(job, "team_name")
+
+    def get_submitted_by(self, job: Job) -> str | None:
+        return self._field(job, "submitted_by_name")
+
+    def get_question(self, job: Job) -> str | None:
+        return self._field(job, "question")
+
+    def get_submission_record_sha256(self, job: Job) -> str | None:
+        ledgered = self._ledgered(job)
+        return str(ledgered.body["record_sha256"]) if ledgered.verified else None
+
     def get_run_record_sha256(self, job: Job) -> str | None:
-        run = getattr(job, "run", None)
-        return run.record_sha256 if run is not None else None
+        review: Review | None = self.context["reviews"].get(job.pk)
+        return review.run_record_sha256 if review is not None else None
+
+    def get_evidence_problem(self, job: Job) -> str:
+        """Empty when the submission is ledgered evidence of this job; else the sentence why not."""
+        return self._ledgered(job).problem
 
     def get_review(self, job: Job) -> dict[str, Any] | None:
         reviews: dict[int, Review] = self.context.get("reviews", {})

@@ -26,7 +26,7 @@ def blocks() -> list[str]:
 
 def test_the_documented_job_examples_run_as_written(live_server) -> None:  # type: ignore[no-untyped-def]
     make_key, use = blocks()
-    command = re.fullmatch(r"KEY=\$\(deploy/manage (.*) \| tail -n 1\)\n", make_key)
+    command = re.fullmatch(r"GLASSBOX_KEY=\$\(deploy/manage (.*) \| tail -n 1\)\n", make_key)
     assert command is not None, make_key
     Team.objects.create(name="Demo team")  # what seed_demo makes
     args = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', command[1])]  # the documented arguments, unquoted
@@ -34,7 +34,8 @@ def test_the_documented_job_examples_run_as_written(live_server) -> None:  # typ
     call_command(*args, stdout=printed)
     key = printed.getvalue().strip().splitlines()[-1]
     script = "set -euo pipefail\n" + use.replace("http://localhost:8000", live_server.url)
-    done = subprocess.run(["bash", "-c", script], env={**os.environ, "KEY": key}, capture_output=True, text=True)
+    env = {**os.environ, "GLASSBOX_KEY": key}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     decoder, text = json.JSONDecoder(), done.stdout.strip()
     shown, end = decoder.raw_decode(text)  # curl prints each body without a newline after it

@@ -41,14 +41,15 @@ def grow(entries: int) -> None:
 def test_the_documented_monitor_recipe_runs_as_written(live_server, tmp_path: Path):
     blocks = section_blocks()
     assert len(blocks) == 5, blocks  # the key, the examples, then the recipe's three steps
-    assert blocks[0].startswith("KEY=$(deploy/manage api_key create")  # the demo's command; the key is made here
+    # The demo's command; the key itself is made here.
+    assert blocks[0].startswith("GLASSBOX_KEY=$(deploy/manage api_key create")
     key = create_key("Monitor", Team.objects.create(name="Demo team"), "read", None, "test setup").secret
     shutil.copy(standalone.__file__, tmp_path / "standalone.py")
     shims = tmp_path / "bin"
     shims.mkdir()
     (shims / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
     (shims / "python").chmod(0o755)
-    env = {**os.environ, "KEY": key, "PATH": f"{shims}:{os.environ['PATH']}"}
+    env = {**os.environ, "GLASSBOX_KEY": key, "PATH": f"{shims}:{os.environ['PATH']}"}
 
     def run(block: str) -> str:
         script = "set -euo pipefail\n" + block.replace("http://localhost:8000", live_server.url)

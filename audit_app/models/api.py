@@ -50,6 +50,14 @@ class ApiKey(models.Model):
         moment = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
 
+    def state(self, now: datetime.datetime | None = None) -> str:
+        """What operators see: revoked, expired, deactivated (its service account is) or active."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if not self.is_usable(now):
+            return "expired"
+        return "active" if self.user.is_active else "deactivated"
+
 
 class ApiKeyEvent(WriteOnceModel):
     """A key created or revoked, and by whom: an auditor can tell which systems could act, and when."""

@@ -54,12 +54,12 @@ class CreateKeyForm(forms.Form):
 
 
 def state(key: ApiKey, now: datetime.datetime) -> str:
-    return "revoked" if key.revoked_at else "active" if key.is_usable(now) else "expired"
+    return key.state(now)
 
 
 def _page(request: HttpRequest, form: CreateKeyForm, error: str = "", status: int = 200) -> HttpResponse:
     now = timezone.now()
-    rows = [(key, state(key, now)) for key in ApiKey.objects.select_related("team")]
+    rows = [(key, state(key, now)) for key in ApiKey.objects.select_related("team", "user")]
     return render(request, "operator/api_keys.html", {"rows": rows, "form": form, "error": error}, status=status)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 
 import pytest
 from django.core.cache import cache
@@ -116,6 +117,9 @@ def test_a_key_whose_service_account_is_deactivated_gets_401(client: Client, tea
     assert client.get("/api/v1/jobs/", **bearer(new.secret)).status_code == 200
     set_active("operator oscar", new.key.user.pk, False)  # as the Users page does
     assert client.get("/api/v1/jobs/", **bearer(new.secret)).status_code == 401
+    listed = io.StringIO()
+    call_command("api_key", "list", stdout=listed)
+    assert f"{new.key.prefix}  deactivated" in listed.getvalue()  # shown as it acts, not as "active"
     set_active("operator oscar", new.key.user.pk, True)
     assert client.get("/api/v1/jobs/", **bearer(new.secret)).status_code == 200
 

@@ -58,8 +58,8 @@ class Command(BaseCommand):
         self.stdout.write(new.secret)
 
     def _list(self, options: dict[str, Any]) -> None:
-        for key in ApiKey.objects.select_related("team"):
-            state = "revoked" if key.revoked_at else "expired" if not key.is_usable() else "active"
+        for key in ApiKey.objects.select_related("team", "user"):
+            state = key.state()
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
             self.stdout.write(
                 f"{key.prefix}  {state:8}  {key.team.name}  {key.scopes:12}  last used {used}  {key.name}"

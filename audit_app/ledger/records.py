@@ -18,7 +18,7 @@ from audit_app.ledger.canonical import record_hash, sha256_hex
 HASH_FIELDS = {"record_sha256", "question_sha256", "prompt_sha256", "thinking_sha256", "answer_sha256"}
 # Columns added after evidence was first ledgered: left out of the record while empty, so every record
 # ledgered before the column existed still equals its row (an empty value and an absent key mean the same).
-OMITTED_WHEN_EMPTY = {"rerun_of_sha256"}
+OMITTED_WHEN_EMPTY = {"rerun_of_sha256", "webhook_url"}
 
 
 def _value(value: Any) -> Any:

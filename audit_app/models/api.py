@@ -60,12 +60,14 @@ class ApiKey(models.Model):
 
 
 class ApiKeyEvent(WriteOnceModel):
-    """A key created or revoked, and by whom: an auditor can tell which systems could act, and when."""
+    """A key created or revoked, or its webhook set or removed, and by whom: an auditor can tell which systems
+    could act, and where their jobs' events were sent, and when."""
 
     evidence_kind = "api_key"
 
-    CREATE, REVOKE = "create", "revoke"
-    action = models.CharField(max_length=10, choices=[(CREATE, "Create"), (REVOKE, "Revoke")])
+    CREATE, REVOKE, WEBHOOK_SET, WEBHOOK_REMOVE = "create", "revoke", "webhook_set", "webhook_remove"
+    ACTIONS = [(CREATE, "Create"), (REVOKE, "Revoke"), (WEBHOOK_SET, "Set webhook"), (WEBHOOK_REMOVE, "Remove webhook")]
+    action = models.CharField(max_length=20, choices=ACTIONS)
     key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
     prefix = models.CharField(max_length=16)
     name = models.CharField(max_length=100)
@@ -74,6 +76,8 @@ class ApiKeyEvent(WriteOnceModel):
     scopes = models.CharField(max_length=30)
     expires_at = models.DateTimeField(null=True, blank=True)
     secret_sha256 = models.CharField(max_length=64)  # ties the event to the one secret it concerns
+    # Where the key's job events go from now on (webhook_set); empty for the other actions.
+    webhook_url = models.CharField(max_length=2000, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
     actor_name = models.CharField(max_length=200)  # the operator, or the command line's account
     at = models.DateTimeField(default=timezone.now)

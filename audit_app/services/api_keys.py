@@ -144,7 +144,12 @@ def _actor_name(actor: User | None, actor_name: str) -> str:
     return actor.get_username() if actor is not None else actor_name
 
 
-def _ledger(action: str, key: ApiKey, actor: User | None, actor_name: str) -> None:
+def ledger_webhook(key: ApiKey, url: str, actor_name: str) -> None:
+    """Ledger that ``key``'s job events now go to ``url`` ("" when the webhook was removed)."""
+    _ledger(ApiKeyEvent.WEBHOOK_SET if url else ApiKeyEvent.WEBHOOK_REMOVE, key, None, actor_name, url)
+
+
+def _ledger(action: str, key: ApiKey, actor: User | None, actor_name: str, webhook_url: str = "") -> None:
     store_evidence(
         ApiKeyEvent(
             action=action,
@@ -156,6 +161,7 @@ def _ledger(action: str, key: ApiKey, actor: User | None, actor_name: str) -> No
             scopes=key.scopes,
             expires_at=key.expires_at,
             secret_sha256=key.secret_sha256,
+            webhook_url=webhook_url,
             actor=actor,
             actor_name=_actor_name(actor, actor_name),
         )

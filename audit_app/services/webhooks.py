@@ -29,7 +29,7 @@ from django.utils import timezone
 from audit_app.celery import app
 from audit_app.models import ApiKey, Job, RunRecord, SignOff, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from audit_app.services import review_state, webhook_http, webhook_secrets
-from audit_app.services.api_keys import KeyRefused
+from audit_app.services.api_keys import KeyRefused, ledger_webhook
 from audit_app.services.webhook_guard import UrlRefused, resolve
 
 logger = logging.getLogger(__name__)
@@ -53,22 +53,27 @@ def set_webhook(key: ApiKey, url: str, actor_name: str) -> NewWebhook:
     if not key.is_usable():
         raise KeyRefused(f"Key {key.prefix} is revoked or expired; it gets no webhook.")
     secret = webhook_secrets.new_secret()
-    endpoint, _ = WebhookEndpoint.objects.update_or_create(
-        key=key,
-        defaults={
-            "url": url,
-            "secret_encrypted": webhook_secrets.encrypt(secret),
-            "set_at": timezone.now(),
-            "set_by_name": actor_name,
-        },
-    )
+    with transaction.atomic():  # the change and its ledger entry, or neither
+        endpoint, _ = WebhookEndpoint.objects.update_or_create(
+            key=key,
+            defaults={
+                "url": url,
+                "secret_encrypted": webhook_secrets.encrypt(secret),
+                "set_at": timezone.now(),
+                "set_by_name": actor_name,
+            },
+        )
+        ledger_webhook(key, url, actor_name)
     logger.info("Webhook of key %s set to %s by %s.", key.prefix, url, actor_name)
     return NewWebhook(endpoint, secret)
 
 
 def remove_webhook(key: ApiKey, actor_name: str) -> bool:
     """Remove ``key``'s webhook (pending deliveries are then dropped); False if it had none."""
-    removed, _ = WebhookEndpoint.objects.filter(key=key).delete()
+    with transaction.atomic():
+        removed, _ = WebhookEndpoint.objects.filter(key=key).delete()
+        if removed:
+            ledger_webhook(key, "", actor_name)
     if removed:
         logger.info("Webhook of key %s removed by %s.", key.prefix, actor_name)
     return bool(removed)

@@ -38,6 +38,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="glassbox"'  # makes DRF answer 401, not 403, when no key is sent
 
 
+def account(request: Request) -> User:
+    """Who is acting: a key's service account or a signed-in person (``HasScope`` lets no one else through)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated("Send an API key (Authorization: Bearer gbx_…) or sign in.")
+    return user
+
+
 def api_key(request: Request) -> ApiKey | None:
     auth = request.auth
     return auth if isinstance(auth, ApiKey) else None

@@ -23,7 +23,7 @@ from audit_app.services.pipeline import cancel_job
 from audit_app.services.review_state import reviews
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.api import idempotency
-from audit_app.web.api.auth import api_key
+from audit_app.web.api.auth import account, api_key
 from audit_app.web.api.listing import JobFilter, page_of
 from audit_app.web.api.schema import READING, WRITING, with_problems
 from audit_app.web.api.serializers import BundleOut, JobOut, JobPage, RunRecordOut, SubmitIn
@@ -32,7 +32,7 @@ from inference import GenerationSettings
 
 
 def _jobs(request: Request) -> QuerySet[Job]:
-    return visible_jobs(request.user).select_related("submission")  # type: ignore[arg-type]
+    return visible_jobs(account(request)).select_related("submission")
 
 
 def _job(request: Request, pk: int) -> Job:
@@ -73,7 +73,7 @@ class JobList(APIView):
     def post(self, request: Request) -> Response:
         incoming = SubmitIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        team = submitting_team(request.user)  # type: ignore[arg-type]
+        team = submitting_team(account(request))
         if team is None:
             raise exceptions.PermissionDenied("Only analysts and API keys with the 'submit' scope submit jobs.")
         values = incoming.validated_data
@@ -81,7 +81,7 @@ class JobList(APIView):
         def create() -> Job:
             try:
                 return submit_job(
-                    request.user,  # type: ignore[arg-type]
+                    account(request),
                     team,
                     values["case_reference"],
                     values["domain"],
@@ -103,7 +103,7 @@ class JobDetail(APIView):
     @extend_schema(responses=with_problems({200: JobOut}), operation_id="jobs_retrieve")
     def get(self, request: Request, pk: int) -> Response:
         job = _job(request, pk)
-        record_access(request.user, AccessEvent.VIEW, f"job:{job.pk}")  # type: ignore[arg-type]
+        record_access(account(request), AccessEvent.VIEW, f"job:{job.pk}")
         return Response(job_data(job))
 
 
@@ -111,8 +111,8 @@ class JobCancel(APIView):
     @extend_schema(request=None, responses=with_problems({200: JobOut}, (409, *READING)), operation_id="jobs_cancel")
     def post(self, request: Request, pk: int) -> Response:
         job = _job(request, pk)
-        user = request.user
-        if not has_role(user, ANALYST) or not user.teams.filter(pk=job.submission.case.team_id).exists():  # type: ignore[union-attr]
+        user = account(request)
+        if not has_role(user, ANALYST) or not user.teams.filter(pk=job.submission.case.team_id).exists():
             raise exceptions.PermissionDenied("Only analysts and submit keys of the job's own team may cancel it.")
         if job.is_finished:
             raise idempotency.Conflict(
@@ -128,7 +128,7 @@ class JobRun(APIView):
         job = _job(request, pk)
         if getattr(job, "run", None) is None:
             raise exceptions.NotFound(f"Job {job.pk} has no run record yet (it is {job.status}).")
-        record_access(request.user, AccessEvent.VIEW, f"job:{job.pk}")  # type: ignore[arg-type]
+        record_access(account(request), AccessEvent.VIEW, f"job:{job.pk}")
         evidence = job_evidence(job)
         if evidence.run is None:
             raise idempotency.Conflict(
@@ -153,7 +153,7 @@ class JobBundle(APIView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         job = _job(request, pk)
         try:
-            data = export_job(job, request.user)  # type: ignore[arg-type]  # ledgered as an export
+            data = export_job(job, account(request))  # ledgered as an export
         except ExportRefused as error:  # no signing key, or a log the signer refuses: nothing exported
             raise Unavailable(str(error)) from None
         response = HttpResponse(data, content_type="application/json")

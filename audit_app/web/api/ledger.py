@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from audit_app.models import AccessEvent
 from audit_app.services import proofs
 from audit_app.services.access_events import record_access
+from audit_app.web.api.auth import account
 from audit_app.web.permissions import visible_jobs
 
 TEXT = "text/plain; charset=utf-8"
@@ -138,8 +139,8 @@ class InclusionProof(APIView):
         except proofs.ProofRefused as error:
             raise _refused(error) from None
         payload = None
-        if proof.job_id is not None and visible_jobs(request.user).filter(pk=proof.job_id).exists():  # type: ignore[arg-type]
-            record_access(request.user, AccessEvent.VIEW, f"job:{proof.job_id}")  # type: ignore[arg-type]
+        if proof.job_id is not None and visible_jobs(account(request)).filter(pk=proof.job_id).exists():
+            record_access(account(request), AccessEvent.VIEW, f"job:{proof.job_id}")
             payload = proof.payload
         return Response(
             {

@@ -25,7 +25,7 @@ from audit_app.services.errors import SubmissionError
 from audit_app.services.prompts import InferenceError, prompt_builder
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.api import idempotency
-from audit_app.web.api.auth import ApiKeyAuthentication, HasScope, api_key
+from audit_app.web.api.auth import ApiKeyAuthentication, HasScope, account, api_key
 from audit_app.web.api.openai_request import CONVERSATION, DOMAINS, MODELS, ChatRequest, OpenAIError, read_chat_request
 from audit_app.web.api.openai_result import completion, ledgered_run, timed_out, timeout_seconds, wait_until_finished
 from audit_app.web.api.openai_stream import stream_job
@@ -105,7 +105,7 @@ class OpenAIView(APIView):
 class ChatCompletions(OpenAIView):
     def post(self, request: Request) -> HttpResponseBase:
         chat = read_chat_request(request.data, request.headers)
-        team = submitting_team(request.user)  # type: ignore[arg-type]
+        team = submitting_team(account(request))
         if team is None:
             raise exceptions.PermissionDenied("Only API keys with the 'submit' scope create chat completions.")
 
@@ -113,7 +113,7 @@ class ChatCompletions(OpenAIView):
             uploads = [Upload(CONVERSATION, chat.conversation.encode())] if chat.conversation else []
             try:
                 return submit_job(
-                    request.user,  # type: ignore[arg-type]
+                    account(request),
                     team,
                     chat.case_reference,
                     chat.domain,
@@ -131,14 +131,14 @@ class ChatCompletions(OpenAIView):
             return _streamed(request, chat, job)
         if not wait_until_finished(job.pk, time.monotonic() + timeout_seconds()):
             raise timed_out(job.pk)
-        run, record_sha256 = ledgered_run(request.user, job.pk)  # type: ignore[arg-type]
+        run, record_sha256 = ledgered_run(account(request), job.pk)
         response = Response(completion(chat.model, job, run, record_sha256))
         response[JOB_HEADER], response[RECORD_HEADER] = str(job.pk), record_sha256
         return response
 
 
 def _streamed(request: Request, chat: ChatRequest, job: Job) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream_job(request.user, chat, job), content_type="text/event-stream")  # type: ignore[arg-type]
+    response = StreamingHttpResponse(stream_job(account(request), chat, job), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy such as nginx passes each event on at once
     response[JOB_HEADER] = str(job.pk)

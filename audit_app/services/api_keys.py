@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ from audit_app.models import ApiKey, ApiKeyEvent, Team
 from audit_app.models.api import SCOPES
 from audit_app.models.organisation import ANALYST
 from audit_app.services.errors import SubmissionError
+from audit_app.services.evidence import check_rows
 from audit_app.services.names import check_visible_name
 from audit_app.services.store import store_evidence
 
+logger = logging.getLogger(__name__)
 KEY_START = "gbx_"
 # last_used_at is written at most this often per key: a write per request would cap GET throughput.
 LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
@@ -133,11 +136,49 @@ def authenticate(raw: str) -> ApiKey | None:
         return None
     if not key.user.is_active:  # its service account deactivated on the Users page: the key stops too
         return None
+    if not granted_by_ledger(key):
+        return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+def _ledgered_events(key: ApiKey) -> list[dict[str, object]]:
+    """The key's events that are evidence (row and entry agree), oldest first; forged or edited rows are left out."""
+    events = list(ApiKeyEvent.objects.filter(key=key).order_by("id"))
+    checked = check_rows("api_key", events)
+    return [checked[event.pk].record for event in events if checked[event.pk].verified]
+
+
+def granted_by_ledger(key: ApiKey) -> bool:
+    """Whether ``key``'s row says what its ledgered creation said (secret, team, scopes, expiry) and no ledgered
+    revocation followed. The row is operational and the app's database role may edit or insert it: a key
+    INSERTed without its evidence, or widened, re-pointed or un-revoked by UPDATE, is refused, not trusted."""
+    events = _ledgered_events(key)
+    created = [e for e in events if e["action"] == ApiKeyEvent.CREATE]
+    expires = key.expires_at.astimezone(datetime.UTC).isoformat() if key.expires_at else None
+    says = (key.prefix, key.secret_sha256, key.team_id, key.scopes, expires)
+    granted = (
+        len(created) == 1
+        and tuple(created[0][f] for f in ("prefix", "secret_sha256", "team_id", "scopes", "expires_at")) == says
+        and not any(e["action"] == ApiKeyEvent.REVOKE for e in events)
+    )
+    if not granted:
+        logger.error(
+            "API key %s (row %s) refused: its row does not match its ledgered creation, or it was revoked; "
+            "run verify_ledger and check the audit_app_apikey row.",
+            key.prefix,
+            key.pk,
+        )
+    return granted
+
+
+def ledgered_webhook_url(key: ApiKey) -> str:
+    """Where the ledger says ``key``'s job events go ("" for nowhere): the last webhook event that is evidence."""
+    changes = [e for e in _ledgered_events(key) if e["action"] in (ApiKeyEvent.WEBHOOK_SET, ApiKeyEvent.WEBHOOK_REMOVE)]
+    return str(changes[-1].get("webhook_url", "")) if changes else ""
 
 
 def _actor_name(actor: User | None, actor_name: str) -> str:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from audit_app.celery import app
 from audit_app.models import ApiKey, Job, RunRecord, SignOff, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from audit_app.services import review_state, webhook_http, webhook_secrets
-from audit_app.services.api_keys import KeyRefused, ledger_webhook
+from audit_app.services.api_keys import KeyRefused, ledger_webhook, ledgered_webhook_url
 from audit_app.services.webhook_guard import UrlRefused, resolve
 
 logger = logging.getLogger(__name__)
@@ -161,6 +161,15 @@ def attempt(delivery_id: int, final: bool) -> str:
     if delivery is None or delivery.status != WebhookDelivery.PENDING:
         return DONE
     endpoint = WebhookEndpoint.objects.filter(key=delivery.key).first()
+    if endpoint is not None and endpoint.url != ledgered_webhook_url(delivery.key):
+        # The endpoint row is operational: an edit by the app's database role must not redirect events.
+        _finish(delivery, WebhookDelivery.FAILED)
+        logger.error(
+            "Webhook delivery %s refused: the URL of key %s's webhook row is not the one its ledgered change set.",
+            delivery.pk,
+            delivery.key.prefix,
+        )
+        return DONE
     if endpoint is None or not delivery.key.is_usable():
         _finish(delivery, WebhookDelivery.FAILED)
         logger.warning(

@@ -26,7 +26,7 @@ import base64
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 LEAF_PREFIX, NODE_PREFIX = b"\x00", b"\x01"
@@ -459,40 +459,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.since is not None:
-        return _main_since(args.since, args.bundle, args.key)
+        return _report(
+            lambda: verify_since(_text(args.since), json.loads(_bytes(args.bundle)), _text(args.key)),
+            "the checkpoint, proof or key file",
+        )
+    return _report(lambda: verify_bundle(_canonical_bundle(_bytes(args.bundle)), _text(args.key)), "the bundle or key")
+
+
+def _canonical_bundle(raw: bytes) -> dict[str, Any]:
+    bundle = json.loads(raw.strip())
+    # Bundles are written in canonical JSON: any other byte sequence means the file was edited.
+    if not isinstance(bundle, dict) or canonical_json(bundle) != raw.strip():
+        raise VerificationError("The bundle file is not in canonical form, so it was altered after export.")
+    return bundle
+
+
+def _report(check: Callable[[], str], files: str) -> int:
+    """Run ``check``; print one VALID or INVALID sentence; the exit status."""
     try:
-        with open(args.bundle, "rb") as handle:
-            raw = handle.read().strip()
-        bundle = json.loads(raw)
-        # Bundles are written in canonical JSON: any other byte sequence means the file was edited.
-        if not isinstance(bundle, dict) or canonical_json(bundle) != raw:
-            raise VerificationError("The bundle file is not in canonical form, so it was altered after export.")
-        with open(args.key, encoding="utf-8") as handle:
-            key = handle.read()
-        print(f"VALID: {verify_bundle(bundle, key)}")
+        print(f"VALID: {check()}")
         return 0
     except (OSError, ValueError) as error:
-        print(f"INVALID: the bundle or key cannot be read ({error}).", file=sys.stderr)
+        print(f"INVALID: {files} cannot be read ({error}).", file=sys.stderr)
     except VerificationError as error:
         print(f"INVALID: {error}", file=sys.stderr)
     return 1
 
 
-def _main_since(old_path: str, new_path: str, key_path: str) -> int:
-    try:
-        with open(old_path, encoding="utf-8") as handle:
-            old_text = handle.read()
-        with open(new_path, "rb") as handle:
-            new = json.loads(handle.read())
-        with open(key_path, encoding="utf-8") as handle:
-            key = handle.read()
-        print(f"VALID: {verify_since(old_text, new, key)}")
-        return 0
-    except (OSError, ValueError) as error:
-        print(f"INVALID: the checkpoint, proof or key file cannot be read ({error}).", file=sys.stderr)
-    except VerificationError as error:
-        print(f"INVALID: {error}", file=sys.stderr)
-    return 1
+def _text(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 if __name__ == "__main__":

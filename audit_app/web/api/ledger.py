@@ -24,16 +24,11 @@ from audit_app.models import AccessEvent
 from audit_app.services import proofs
 from audit_app.services.access_events import record_access
 from audit_app.web.api.auth import account
+from audit_app.web.api.schema import with_problems
 from audit_app.web.permissions import visible_jobs
 
 TEXT = "text/plain; charset=utf-8"
-
-
-class LedgerProblemOut(serializers.Serializer[Any]):
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
+LEDGER_ERRORS = (400, 401, 403, 404, 429, 503)
 
 
 class CheckpointOut(serializers.Serializer[Any]):
@@ -76,11 +71,6 @@ class ConsistencyQuery(serializers.Serializer[Any]):
         return {"from": serializers.IntegerField(min_value=0, max_value=2**62), **super().get_fields()}
 
 
-ERRORS: dict[int | tuple[int, str], Any] = {
-    (status, "application/problem+json"): LedgerProblemOut for status in (400, 401, 403, 404, 503)
-}
-
-
 def _refused(error: proofs.ProofRefused) -> exceptions.APIException:
     if error.status == 404:
         return exceptions.NotFound(str(error))
@@ -102,7 +92,9 @@ def _query(serializer: type[serializers.Serializer[Any]], request: Request) -> d
 
 
 class LatestCheckpoint(APIView):
-    @extend_schema(responses={200: CheckpointOut, **ERRORS}, operation_id="ledger_checkpoint_retrieve")
+    @extend_schema(
+        responses=with_problems({200: CheckpointOut}, LEDGER_ERRORS), operation_id="ledger_checkpoint_retrieve"
+    )
     def get(self, request: Request) -> Response:
         try:
             return Response(_checkpoint_data(proofs.latest()))
@@ -112,7 +104,8 @@ class LatestCheckpoint(APIView):
 
 class LatestCheckpointNote(APIView):
     @extend_schema(
-        responses={(200, "text/plain"): OpenApiTypes.STR, **ERRORS}, operation_id="ledger_checkpoint_note_retrieve"
+        responses=with_problems({(200, "text/plain"): OpenApiTypes.STR}, LEDGER_ERRORS),
+        operation_id="ledger_checkpoint_note_retrieve",
     )
     def get(self, request: Request) -> HttpResponse:
         try:
@@ -127,7 +120,7 @@ class InclusionProof(APIView):
             OpenApiParameter("sequence", int, OpenApiParameter.PATH, description="The entry's sequence number."),
             OpenApiParameter("size", int, description="A tree size some checkpoint signed (default: the latest)."),
         ],
-        responses={200: InclusionOut, **ERRORS},
+        responses=with_problems({200: InclusionOut}, LEDGER_ERRORS),
         operation_id="ledger_inclusion_retrieve",
     )
     def get(self, request: Request, sequence: str) -> Response:
@@ -160,7 +153,7 @@ class ConsistencyProof(APIView):
             OpenApiParameter("from", int, required=True, description="The size of the checkpoint you saved."),
             OpenApiParameter("to", int, description="A later signed size (default: the latest checkpoint's)."),
         ],
-        responses={200: ConsistencyOut, **ERRORS},
+        responses=with_problems({200: ConsistencyOut}, LEDGER_ERRORS),
         operation_id="ledger_consistency_retrieve",
     )
     def get(self, request: Request) -> Response:
@@ -184,7 +177,8 @@ class ConsistencyProof(APIView):
 
 class PublicKey(APIView):
     @extend_schema(
-        responses={(200, "text/plain"): OpenApiTypes.STR, **ERRORS}, operation_id="ledger_public_key_retrieve"
+        responses=with_problems({(200, "text/plain"): OpenApiTypes.STR}, LEDGER_ERRORS),
+        operation_id="ledger_public_key_retrieve",
     )
     def get(self, request: Request) -> HttpResponse:
         try:

@@ -38,7 +38,7 @@ _SAID = {
     413: "The body is larger than the limit.",
     415: "The body is not JSON.",
     429: "Too many requests from this key; see Retry-After.",
-    503: "The ledger's signing key is not configured, so evidence cannot be exported.",
+    503: "The ledger's signing key is not configured, so nothing can be signed or exported.",
 }
 READING = (401, 403, 404, 429)
 WRITING = (400, 401, 403, 404, 409, 413, 415, 429)

@@ -146,3 +146,5 @@ class GlassboxSettings(TypedDict):
     WEBHOOK_TIMEOUT_SECONDS: float
     WEBHOOK_ALLOW: list[str]
     OPENAI_TIMEOUT_SECONDS: float
+    REPORT_DIR: str
+    REPORT_STALE_AFTER_SECONDS: float

@@ -156,6 +156,7 @@ CELERY_TASK_ROUTES = {
     "glassbox.run_job": {"queue": "inference"},
     "glassbox.send_notification": {"queue": "control"},  # mail never waits behind a model run
     "glassbox.send_webhook": {"queue": "control"},  # nor does a webhook
+    "glassbox.render_report": {"queue": "control"},  # PDF reports never wait behind a model run
 }
 # Celery SIGKILLs a pool child that has not reported "up" within this time. The model loads before the
 # child reports up (audit_app/worker.py), and a 24B load takes minutes: the 4 s default would kill every
@@ -219,6 +220,10 @@ GLASSBOX: GlassboxSettings = {
     # How long POST /v1/chat/completions waits for its job: under the OpenAI SDKs' 600 s default, so the caller
     # gets Glassbox's answer (naming the job, which goes on) rather than a client timeout and a retried job.
     "OPENAI_TIMEOUT_SECONDS": env_float("GLASSBOX_OPENAI_TIMEOUT_SECONDS", 540.0),
+    # Where finished PDF reports are kept (the control worker writes, the web serves: both must see it).
+    "REPORT_DIR": env_str("GLASSBOX_REPORT_DIR", str(BASE_DIR / "var" / "reports")),
+    # A rendering report without progress for this long lost its worker: the sweep marks it failed.
+    "REPORT_STALE_AFTER_SECONDS": env_float("GLASSBOX_REPORT_STALE_AFTER_SECONDS", 300.0),
 }
 
 REST_FRAMEWORK = {

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from audit_app import worker
 from audit_app.ledger.signer import SigningRefused, sign_now
-from audit_app.services import idempotency, notifications, pipeline, webhooks
+from audit_app.services import idempotency, notifications, pipeline, report_exports, webhooks
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.verification import run_verification
 from inference import InferenceError
@@ -78,7 +78,7 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
 
 @shared_task(name="glassbox.sweep_jobs", ignore_result=True)
 def sweep_jobs() -> dict[str, int]:
-    return pipeline.sweep_jobs()
+    return pipeline.sweep_jobs() | {"reports_failed": report_exports.sweep_reports()}
 
 
 @shared_task(name="glassbox.sign_checkpoint", ignore_result=True)
@@ -134,3 +134,10 @@ def send_webhook(self: Task[Any, Any], delivery_id: int) -> str:
     if outcome == webhooks.RETRY:
         raise self.retry(countdown=webhooks.retry_delay(self.request.retries), max_retries=retries)
     return outcome
+
+
+@shared_task(name="glassbox.render_report", base=LimitedTask, ignore_result=True)
+def render_report(report_id: int) -> str:
+    """One PDF report (services/report_exports.py): rendered, written atomically, ledgered, or failed."""
+    report = report_exports.render_report(report_id)
+    return "not claimed" if report is None else report.status

@@ -73,3 +73,4 @@ if not LEDGER_KEY.exists():
     generate_key_file(LEDGER_KEY)
 os.environ.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(LEDGER_KEY))
 os.environ.setdefault("GLASSBOX_LEDGER_ORIGIN", "glassbox.test/ledger")
+os.environ.setdefault("GLASSBOX_REPORT_DIR", str(VAR / "reports"))  # never the checkout's var/reports

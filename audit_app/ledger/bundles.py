@@ -3,9 +3,10 @@ under one signed checkpoint, with the public key. ``standalone.py`` verifies the
 
 A job's entries are found by subject, never by scanning payloads: its submission (``submission:<id>``),
 its runs (``run:<id>``), its review (``signoff:<id>``, ``conclusion:<id>``, ``signing_failure:<id>``),
-accesses to the job or to any of those entries (the access event's own subject), and the kill-switch
-events ledgered between its submission and its last run (a suspension cancels running jobs: the event is
-the why of a cancelled run; a review comes after the run, so it does not widen that window).
+its earlier PDF reports (``report:<id>``, each naming the PDF's SHA-256), accesses to the job or to any of
+those entries (the access event's own subject: a report's downloads), and the kill-switch events ledgered
+between its submission and its last run (a suspension cancels running jobs: the event is the why of a
+cancelled run; a review comes after the run, so it does not widen that window).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from audit_app.models import (
     Checkpoint,
     Job,
     LedgerEntry,
+    ReportExport,
     ReviewerConclusion,
     RunRecord,
     SigningFailure,
@@ -81,6 +83,11 @@ def review_subjects(job: Job) -> list[str]:
     ]
 
 
+def report_subjects(job: Job) -> list[str]:
+    """The subjects of a job's earlier PDF exports (``report:<id>``), each naming the PDF's SHA-256."""
+    return [f"report:{pk}" for pk in ReportExport.objects.filter(job=job).order_by("pk").values_list("pk", flat=True)]
+
+
 def access_subjects(subjects: list[str]) -> list[str]:
     """The ledger subjects (``access:<id>``) of every view or export of ``subjects``."""
     events = AccessEvent.objects.filter(subject__in=subjects).values_list("pk", flat=True)
@@ -90,7 +97,7 @@ def access_subjects(subjects: list[str]) -> list[str]:
 def job_entries(job: Job) -> list[LedgerEntry]:
     """All entries of ``job`` in log order (see the module's docstring for which)."""
     own = list(LedgerEntry.objects.filter(subject__in=job_subjects(job)).order_by("sequence"))
-    reviewed = list(LedgerEntry.objects.filter(subject__in=review_subjects(job)))
+    reviewed = list(LedgerEntry.objects.filter(subject__in=[*review_subjects(job), *report_subjects(job)]))
     accessed = [f"job:{job.pk}", *(entry.subject for entry in [*own, *reviewed])]
     wanted = Q(subject__in=access_subjects(accessed))
     if own:

@@ -288,7 +288,7 @@ def check_entries_belong(subject: str, payloads: list[dict[str, Any]]) -> None:
 
     For ``job:N``: its submission (``job`` N), its runs (``job_id`` N), accesses to it or to one of the
     bundle's own entries, kill-switch events while it lived (context, they name no job), and any other
-    kind that names job N (sign-offs, conclusions, signing failures). For any other subject: the entry
+    kind that names job N (sign-offs, conclusions, signing failures, PDF reports). For any other subject: the entry
     itself and accesses to it.
     """
     own = {str(payload.get("subject")) for payload in payloads} | {subject}

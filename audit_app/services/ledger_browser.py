@@ -22,6 +22,7 @@ from audit_app.models import (
     KillSwitchEvent,
     LedgerEntry,
     LedgerVerification,
+    ReportExport,
     ReviewerConclusion,
     RunRecord,
     SigningFailure,
@@ -40,6 +41,7 @@ KIND_LABELS = {
     "conclusion": "Reviewer's conclusion",
     "signing_failure": "Signing failure",
     "account": "Account change",
+    "report": "PDF report",
 }
 KINDS = list(KIND_LABELS)
 # For each kind whose record names a person (runs are the worker's, not a person's): the record's column
@@ -54,9 +56,10 @@ ACTORS: list[tuple[str, Any, str, str]] = [
     ("conclusion", ReviewerConclusion, "author_name", "author__username"),
     ("signing_failure", SigningFailure, "username", "username"),
     ("account", AccountEvent, "actor_name", "actor_name"),
+    ("report", ReportExport, "actor_name", "actor_name"),
 ]
 # Kinds whose record names its job in ``job_id``.
-JOB_KINDS = {"run", "signoff", "conclusion", "signing_failure"}
+JOB_KINDS = {"run", "signoff", "conclusion", "signing_failure", "report"}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from audit_app.web import auditor, login, operator, operator_api_keys, operator_users, operator_webhooks, review, views
+from audit_app.web import (
+    auditor,
+    login,
+    operator,
+    operator_api_keys,
+    operator_users,
+    operator_webhooks,
+    reports,
+    review,
+    views,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", login.LoginView.as_view(), name="login"),
@@ -50,4 +60,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("operator/api-keys/<int:pk>/revoke/", operator_api_keys.revoke, name="operator-api-key-revoke"),
     path("review/", review.queue, name="review-queue"),
     path("jobs/<int:pk>/review/", review.job_review, name="job-review"),
+    path("jobs/<int:pk>/reports/", reports.export_report, name="job-report-export"),
+    path("reports/<int:pk>/", reports.report_detail, name="report-detail"),
+    path("reports/<int:pk>/progress/", reports.report_progress, name="report-progress"),
+    path("reports/<int:pk>/pdf", reports.report_pdf, name="report-pdf"),
 ]

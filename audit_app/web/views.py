@@ -19,6 +19,7 @@ from audit_app.services.errors import SubmissionError
 from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
+from audit_app.services.report_exports import reports_of
 from audit_app.services.rerun import rerun_job, rerun_links
 from audit_app.services.review_state import AWAITING_REVIEW, may_review, review_of, reviews
 from audit_app.services.submission import Upload, submit_job
@@ -144,6 +145,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reruns": reruns,
         "can_submit": can_submit,
         "context_limit": f"{django_settings.GLASSBOX['CONTEXT_LIMIT']:,}",
+        "reports": reports_of(job),
     }
     return render(request, "jobs/detail.html", context)
 

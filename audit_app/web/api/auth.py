@@ -58,7 +58,7 @@ class HasScope(permissions.BasePermission):
         key = api_key(request)
         if key is None:
             return bool(request.user and request.user.is_authenticated)
-        needed = READ if request.method in permissions.SAFE_METHODS else SUBMIT
+        needed = self.scope_needed(request)
         if needed not in key.scope_list:
             self.message = (
                 f"Key {key.prefix} has the scopes '{key.scopes}'; this request needs '{needed}'. "
@@ -66,6 +66,16 @@ class HasScope(permissions.BasePermission):
             )
             return False
         return True
+
+    def scope_needed(self, request: Request) -> str:
+        return READ if request.method in permissions.SAFE_METHODS else SUBMIT
+
+
+class ReadScope(HasScope):
+    """For a POST that only reads evidence out (exporting a PDF report): ``read`` is enough."""
+
+    def scope_needed(self, request: Request) -> str:
+        return READ
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

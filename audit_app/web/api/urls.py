@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from audit_app.web.api import jobs, ledger, problems
+from audit_app.web.api import jobs, ledger, problems, reports
 
 PUBLIC = [AllowAny]
 urlpatterns = [
@@ -11,6 +11,9 @@ urlpatterns = [
     path("jobs/<int:pk>/cancel/", jobs.JobCancel.as_view(), name="api-job-cancel"),
     path("jobs/<int:pk>/run/", jobs.JobRun.as_view(), name="api-job-run"),
     path("jobs/<int:pk>/bundle/", jobs.JobBundle.as_view(), name="api-job-bundle"),
+    path("jobs/<int:pk>/reports/", reports.JobReports.as_view(), name="api-job-reports"),
+    path("reports/<int:pk>/", reports.ReportDetail.as_view(), name="api-report"),
+    path("reports/<int:pk>/pdf", reports.ReportPdf.as_view(), name="api-report-pdf"),
     path("ledger/checkpoint/", ledger.LatestCheckpoint.as_view(), name="api-ledger-checkpoint"),
     path("ledger/checkpoint/note/", ledger.LatestCheckpointNote.as_view(), name="api-ledger-checkpoint-note"),
     path("ledger/inclusion/<str:sequence>/", ledger.InclusionProof.as_view(), name="api-ledger-inclusion"),

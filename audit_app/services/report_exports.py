@@ -142,24 +142,48 @@ def _finish(report: Report, produced: ProducedReport, final: Path) -> bool:
         row = Report.objects.select_for_update().get(pk=report.pk)
         if row.status != Report.RENDERING:
             return False
-        export = store_evidence(
-            ReportExport(
-                job=report.job,
-                pdf_sha256=produced.sha256,
-                pdf_size=len(produced.pdf),
-                bundle_sha256=produced.bundle_sha256,
-                presented_record_sha256=produced.record_sha256,
-                checkpoint_size=produced.checkpoint_size,
-                exported_at=produced.exported_at,
-                actor=report.requested_by,
-                actor_name=report.requested_by.get_username(),
-            )
-        )
+        export = _ledger(report.job, produced, report.requested_by, report.requested_by.get_username())
         row.status, row.percent, row.step = Report.READY, 100, "Ready"
         row.path, row.size, row.export = str(final), len(produced.pdf), export
         row.finished_at = row.updated_at = timezone.now()
         row.save()
     return True
+
+
+def _ledger(job: Job, produced: ProducedReport, actor: User | None, actor_name: str) -> ReportExport:
+    """The finished export as evidence: ``report:<id>`` naming the signed PDF's SHA-256 and size."""
+    return store_evidence(
+        ReportExport(
+            job=job,
+            pdf_sha256=produced.sha256,
+            pdf_size=len(produced.pdf),
+            bundle_sha256=produced.bundle_sha256,
+            presented_record_sha256=produced.record_sha256,
+            checkpoint_size=produced.checkpoint_size,
+            exported_at=produced.exported_at,
+            actor=actor,
+            actor_name=actor_name,
+        )
+    )
+
+
+def export_report_file(job: Job, out: Path, actor_name: str) -> ReportExport:
+    """The command line's export: render now, in this process, write ``out`` atomically, then ledger it.
+
+    ``ExportRefused`` (no signing key, a log the signer refuses) leaves nothing; any failure after the
+    render leaves no file at ``out`` and no ``report`` entry.
+    """
+    temporary = out.with_name(f".{out.name}.tmp")
+    produced = produce_report(job, None, actor_name)
+    try:
+        _write_atomically(produced.pdf, temporary, out)
+        with transaction.atomic():
+            return _ledger(job, produced, None, actor_name)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def sweep_reports() -> int:

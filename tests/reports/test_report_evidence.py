@@ -34,14 +34,17 @@ def test_the_command_writes_the_pdf_and_then_ledgers_its_sha256(tmp_path: Path):
     call_command("export_report", str(job.pk), out=out, by="audrey")
     export = ReportExport.objects.get()
     pdf = out.read_bytes()
-    assert export.pdf_sha256 == hashlib.sha256(pdf).hexdigest() and export.pdf_size == len(pdf)
+    assert export.pdf_sha256 == hashlib.sha256(pdf).hexdigest()
+    assert export.pdf_size == len(pdf)
     assert export.presented_record_sha256 == evidence.run.record_sha256
-    assert export.actor is None and export.actor_name == "audrey (command line)"
+    assert export.actor is None
+    assert export.actor_name == "audrey (command line)"
     assert not list(tmp_path.glob(".*.tmp"))
     # The bundle export inside the PDF was ledgered first; the report's own entry comes after it.
     bundle_export = LedgerEntry.objects.filter(kind="access").order_by("-sequence").first()
     report_entry = LedgerEntry.objects.get(subject=f"report:{export.pk}")
-    assert bundle_export is not None and bundle_export.sequence < report_entry.sequence
+    assert bundle_export is not None
+    assert bundle_export.sequence < report_entry.sequence
     assert verify().ok
 
 
@@ -55,7 +58,9 @@ def test_a_later_bundle_of_the_job_holds_its_reports_and_their_downloads_and_ver
     subjects = {entry["payload"]["subject"] for entry in json.loads(bundle)["entries"]}
     assert {f"report:{export.pk}", f"access:{download.pk}"} <= subjects
     report_entry = next(e for e in json.loads(bundle)["entries"] if e["payload"]["subject"] == f"report:{export.pk}")
-    assert report_entry["payload"]["record"]["pdf_sha256"] == hashlib.sha256((tmp_path / "r.pdf").read_bytes()).hexdigest()
+    assert (
+        report_entry["payload"]["record"]["pdf_sha256"] == hashlib.sha256((tmp_path / "r.pdf").read_bytes()).hexdigest()
+    )
     (tmp_path / "bundle.json").write_bytes(bundle)
     (tmp_path / "key").write_text(public_verifier_key())
     verifier = [sys.executable, standalone.__file__, str(tmp_path / "bundle.json"), "--key", str(tmp_path / "key")]
@@ -117,7 +122,8 @@ def test_the_command_refuses_an_unknown_job_with_a_sentence_and_stores_nothing(t
     with pytest.raises(CommandError, match="No job") as error:
         call_command("export_report", job, out=tmp_path / "r.pdf", by="audrey")
     assert error.value.returncode == 2
-    assert LedgerEntry.objects.count() == entries and not ReportExport.objects.exists()
+    assert LedgerEntry.objects.count() == entries
+    assert not ReportExport.objects.exists()
     assert not list(tmp_path.iterdir())
 
 
@@ -130,7 +136,8 @@ def test_the_command_without_a_signing_key_stores_nothing_and_writes_nothing(set
     ):
         call_command("export_report", str(evidence.run.job_id), out=tmp_path / "r.pdf", by="audrey")
     assert error.value.returncode == 2
-    assert LedgerEntry.objects.count() == entries and not ReportExport.objects.exists()
+    assert LedgerEntry.objects.count() == entries
+    assert not ReportExport.objects.exists()
     assert not list(tmp_path.iterdir())
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from audit_app.models import LedgerEntry, Team, VerificationRun
+from audit_app.models import LedgerEntry, Report, Team, VerificationRun
 from audit_app.services.api_keys import create_key
 from audit_app.web import urls as web_urls
 from tests.factories import FinishedJobFactory
@@ -44,6 +44,16 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("/jobs/{job}/bundle/", "GET"): (LOGIN, 405, 405, 405, 405, 405, 405),
     ("/jobs/{job}/review/", "GET"): (LOGIN, 403, 403, 200, 404, 403, 403),
     ("/jobs/{job}/review/", "POST"): (LOGIN, 403, 403, 400, 404, 403, 403),  # an empty form: refused input
+    # PDF reports: whoever may view the job may export it and download its reports; the report is queued
+    # (no worker here), so its download is a 409 for them and a 404 for everyone who may not see the job.
+    ("/jobs/{job}/reports/", "POST"): (LOGIN, 302, 404, 302, 404, 302, 404),
+    ("/jobs/{job}/reports/", "GET"): (LOGIN, 405, 405, 405, 405, 405, 405),
+    ("/reports/{report}/", "GET"): (LOGIN, 200, 404, 200, 404, 200, 404),
+    ("/reports/{report}/", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
+    ("/reports/{report}/progress/", "GET"): (LOGIN, 200, 404, 200, 404, 200, 404),
+    ("/reports/{report}/progress/", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
+    ("/reports/{report}/pdf", "GET"): (LOGIN, 409, 404, 409, 404, 409, 404),
+    ("/reports/{report}/pdf", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
     ("/review/", "GET"): (LOGIN, 403, 403, 200, 200, 403, 403),
     ("/review/", "POST"): (LOGIN, 405, 405, 405, 405, 405, 405),
     ("/operator/kill-switch/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),
@@ -97,14 +107,22 @@ def world(team: Team, other_team: Team) -> dict[str, object]:
     run = VerificationRun.objects.create(requested_by=users["auditor"])
     entry = LedgerEntry.objects.get(subject=f"submission:{job.submission_id}").sequence
     key = create_key("Matter system", team, "read submit", None, "test setup").key
-    ids = {"job": job.pk, "run": run.pk, "entry": entry, "user": users["analyst_b"].pk, "key": key.pk}  # type: ignore[union-attr]
+    report = Report.objects.create(job=job, requested_by=analyst_a)
+    ids = {
+        "job": job.pk,
+        "run": run.pk,
+        "entry": entry,
+        "user": users["analyst_b"].pk,
+        "key": key.pk,
+        "report": report.pk,
+    }  # type: ignore[union-attr]
     return {"users": users, "ids": ids}
 
 
 def _route(url: str) -> str:
     """A matrix URL as the URLconf writes it."""
     route = url.lstrip("/").replace("{entry}", "<int:sequence>")
-    for name in ("job", "run", "user", "key"):
+    for name in ("job", "run", "user", "key", "report"):
         route = route.replace("{" + name + "}", "<int:pk>")
     return route
 

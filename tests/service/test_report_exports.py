@@ -63,18 +63,23 @@ def test_the_control_worker_renders_a_report_and_the_web_serves_the_ledgered_fil
     started = time.monotonic()
     response = web.post(f"/jobs/{job.pk}/reports/")
     report = Report.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/reports/{report.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/reports/{report.pk}/"
     assert b"hx-get" in web.get(f"/reports/{report.pk}/progress/").content or Report.objects.get().is_finished
     report = finished(report.pk)
     elapsed = time.monotonic() - started
     assert report.status == Report.READY, report.error
-    assert report.percent == 100 and report.finished_at is not None and report.export is not None
+    assert report.percent == 100
+    assert report.finished_at is not None
+    assert report.export is not None
     path = Path(report.path)
-    assert path.parent == reports_folder() and path.is_file()
+    assert path.parent == reports_folder()
+    assert path.is_file()
     pdf = path.read_bytes()
     export = ReportExport.objects.get()
     assert export == report.export
-    assert export.pdf_sha256 == hashlib.sha256(pdf).hexdigest() and export.pdf_size == len(pdf) == report.size
+    assert export.pdf_sha256 == hashlib.sha256(pdf).hexdigest()
+    assert export.pdf_size == len(pdf) == report.size
     assert export.presented_record_sha256 == job.run.record_sha256
     assert export.actor == analyst
     assert LedgerEntry.objects.filter(subject=f"report:{export.pk}").count() == 1
@@ -84,7 +89,8 @@ def test_the_control_worker_renders_a_report_and_the_web_serves_the_ledgered_fil
     # The finished page reloads itself (HX-Refresh) and shows the download and the ledgered hash.
     assert web.get(f"/reports/{report.pk}/progress/")["HX-Refresh"] == "true"
     detail = web.get(f"/reports/{report.pk}/").content.decode()
-    assert export.pdf_sha256 in detail and f"/reports/{report.pk}/pdf" in detail
+    assert export.pdf_sha256 in detail
+    assert f"/reports/{report.pk}/pdf" in detail
     assert export.pdf_sha256 in web.get(f"/jobs/{job.pk}/").content.decode()  # the job's list of reports
 
     download = web.get(f"/reports/{report.pk}/pdf")
@@ -109,16 +115,20 @@ def test_the_api_exports_follows_and_downloads_a_report_with_a_read_key(
     assert created.status_code == 202, created.content
     body = created.json()
     assert created["Location"] == f"/api/v1/reports/{body['id']}/"
-    assert body["status"] in ("queued", "rendering", "ready") and body["job"] == job.pk
+    assert body["status"] in ("queued", "rendering", "ready")
+    assert body["job"] == job.pk
     finished(body["id"])
     state = api.get(created["Location"], **bearer(secret)).json()
     export = ReportExport.objects.get()
-    assert state["status"] == "ready" and state["percent"] == 100
-    assert state["sha256"] == export.pdf_sha256 and state["ledger_subject"] == f"report:{export.pk}"
+    assert state["status"] == "ready"
+    assert state["percent"] == 100
+    assert state["sha256"] == export.pdf_sha256
+    assert state["ledger_subject"] == f"report:{export.pk}"
     assert state["download_url"] == f"/api/v1/reports/{body['id']}/pdf"
     download = api.get(state["download_url"], HTTP_ACCEPT="application/pdf", **bearer(secret))
     assert download.status_code == 200
-    assert download["Content-Type"] == "application/pdf" and download["Cache-Control"] == "no-store"
+    assert download["Content-Type"] == "application/pdf"
+    assert download["Cache-Control"] == "no-store"
     assert download["Content-Disposition"].startswith("attachment;")
     assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == export.pdf_sha256  # type: ignore[attr-defined]
     assert AccessEvent.objects.filter(subject=f"report:{export.pk}", action=AccessEvent.EXPORT).count() == 1
@@ -135,15 +145,18 @@ def test_a_render_without_the_signing_key_fails_with_a_sentence_and_stores_nothi
     finally:
         stop(worker)
     assert report.status == Report.FAILED
-    assert report.error.startswith("No bundle exported: ") and "signing key" in report.error
+    assert report.error.startswith("No bundle exported: ")
+    assert "signing key" in report.error
     assert not ReportExport.objects.exists()
     assert not LedgerEntry.objects.filter(kind="report").exists()
-    assert report.path == "" and not list(reports_folder().glob(f"*report-{report.pk}*"))
+    assert report.path == ""
+    assert not list(reports_folder().glob(f"*report-{report.pk}*"))
     assert not list(reports_folder().glob(f".*report-{report.pk}*"))
     page = logged_in(analyst).get(f"/reports/{report.pk}/").content.decode()
     assert "No bundle exported" in page
     refused = logged_in(analyst).get(f"/reports/{report.pk}/pdf")
-    assert refused.status_code == 409 and b"failed, so there is no file" in refused.content
+    assert refused.status_code == 409
+    assert b"failed, so there is no file" in refused.content
 
 
 def test_a_stalled_render_is_failed_by_the_sweep_and_its_temporary_file_removed(analyst: User, job: Job):
@@ -166,13 +179,17 @@ def test_a_report_not_ready_is_a_clear_409_and_an_unknown_one_a_404(team: Team, 
     secret = create_key("Reporting", team, "read", None, "test setup").secret
     api = Client()
     refused = api.get(f"/api/v1/reports/{report.pk}/pdf", **bearer(secret))
-    assert refused.status_code == 409 and refused["Content-Type"] == "application/problem+json"
-    assert "is queued" in refused.json()["detail"] and "once it is ready" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "is queued" in refused.json()["detail"]
+    assert "once it is ready" in refused.json()["detail"]
     assert api.get(f"/api/v1/reports/{report.pk}/", **bearer(secret)).json()["download_url"] is None
     web = logged_in(analyst).get(f"/reports/{report.pk}/pdf")
-    assert web.status_code == 409 and b"once it is ready" in web.content
+    assert web.status_code == 409
+    assert b"once it is ready" in web.content
     missing = api.get("/api/v1/reports/999999/", **bearer(secret))
-    assert missing.status_code == 404 and missing["Content-Type"] == "application/problem+json"
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/problem+json"
     assert api.post("/api/v1/jobs/999999/reports/", **bearer(secret)).status_code == 404
     assert logged_in(analyst).post("/jobs/999999/reports/").status_code == 404
     assert Report.objects.count() == 1
@@ -191,5 +208,6 @@ def test_another_teams_analyst_and_key_get_404_for_the_job_and_its_reports(analy
     assert api.post(f"/api/v1/jobs/{job.pk}/reports/", **bearer(secret)).status_code == 404
     for url in (f"/api/v1/reports/{report.pk}/", f"/api/v1/reports/{report.pk}/pdf"):
         answer = api.get(url, **bearer(secret))
-        assert answer.status_code == 404 and answer["Content-Type"] == "application/problem+json", url
+        assert answer.status_code == 404, url
+        assert answer["Content-Type"] == "application/problem+json", url
     assert Report.objects.count() == 1

@@ -251,6 +251,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # local assets: the service runs air-gapped
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Jobs and reports both have a status: each enum keeps one stable name in generated clients.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "audit_app.models.jobs.Job.STATUSES",
+        "ReportStatusEnum": "audit_app.models.reports.Report.STATUSES",
+    },
 }
 CELERY_BEAT_SCHEDULE = {
     # A sweep nobody ran within one interval is superseded by the next one: let it expire, not pile up.

@@ -5,6 +5,8 @@ downloads (each ledgered), a failed render that stores nothing, a stalled render
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import subprocess
 import time
 from datetime import timedelta
@@ -24,6 +26,7 @@ from tests.factories import FinishedJobFactory
 from tests.people import make_user
 from tests.service.processes import start_celery, stop, wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -211,3 +214,17 @@ def test_another_teams_analyst_and_key_get_404_for_the_job_and_its_reports(analy
         assert answer.status_code == 404, url
         assert answer["Content-Type"] == "application/problem+json", url
     assert Report.objects.count() == 1
+
+
+def test_the_documented_report_example_runs_as_written(
+    live_server, control_worker: subprocess.Popen[bytes], team: Team, job: Job, tmp_path: Path
+):
+    section = (ROOT / "docs" / "api.md").read_text().split("\n## PDF reports\n", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"^```bash\n(.*?)^```", section, re.S | re.M)
+    secret = create_key("Reporting", team, "read", None, "test setup").secret
+    script = "set -euo pipefail\n" + example.replace("http://localhost:8000", live_server.url)
+    env = {**os.environ, "GLASSBOX_KEY": secret, "JOB": str(job.pk)}
+    done = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert hashlib.sha256(pdf).hexdigest() == ReportExport.objects.get().pdf_sha256

@@ -22,6 +22,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -105,6 +106,9 @@ def render_report(report_id: int) -> Report | None:
             final.unlink(missing_ok=True)  # the sweep gave up on it meanwhile: its row says failed
     except ExportRefused as error:
         _fail(report_id, str(error))
+    except SoftTimeLimitExceeded:
+        limit = settings.GLASSBOX["SOFT_TIME_LIMIT"]
+        _fail(report_id, f"The report ran past its time limit of {limit} seconds; nothing was stored.")
     except Exception as error:
         logger.exception("Report %s failed", report_id)
         _fail(report_id, f"The report could not be rendered ({type(error).__name__}); the worker log has details.")

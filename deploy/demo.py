@@ -48,6 +48,7 @@ def prepare_environment() -> dict[str, str]:
             raise SystemExit(f"Making the demo's ledger key failed: {made.stderr.strip() or made.stdout.strip()}")
     env.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(ledger_key))
     env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
+    env.setdefault("GLASSBOX_REPORT_DIR", str(VAR / "reports"))  # the demo's PDF reports stay in its folder
     notification_defaults(env)
     if not env.get("MAGISTRAL_MODEL_PATH"):
         tiny = VAR / "tiny-model"

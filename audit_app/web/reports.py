@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from audit_app.models import Report
 from audit_app.services.report_exports import NotReady, report_file, reports_of, request_report
@@ -60,7 +60,7 @@ def report_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_safe
+@require_GET  # not HEAD: every answer with the file is a ledgered download
 def report_pdf(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The signed PDF as an attachment (ledgered as an export); 409 while it is not ready."""
     report = visible_report(_user(request), pk)

@@ -191,7 +191,7 @@ def export_report_file(job: Job, out: Path, actor_name: str) -> ReportExport:
 
 
 def sweep_reports() -> int:
-    """Fail reports whose renderer stopped making progress, and remove their temporary files."""
+    """Fail reports whose renderer stopped making progress, and remove whatever file they left."""
     stale = timezone.now() - timedelta(seconds=settings.GLASSBOX["REPORT_STALE_AFTER_SECONDS"])
     lost = list(Report.objects.filter(status=Report.RENDERING, updated_at__lt=stale))
     failed = 0
@@ -200,6 +200,8 @@ def sweep_reports() -> int:
             failed += 1
             with contextlib.suppress(OSError):
                 temporary_path(report).unlink(missing_ok=True)
+                # Killed between the rename and the ledger entry: a file no entry names is never served.
+                (folder() / report.file_name).unlink(missing_ok=True)
     return failed
 
 

@@ -169,11 +169,14 @@ def test_a_stalled_render_is_failed_by_the_sweep_and_its_temporary_file_removed(
     fresh = Report.objects.create(job=job, requested_by=analyst, status=Report.RENDERING, updated_at=timezone.now())
     reports_folder().mkdir(parents=True, exist_ok=True)
     temporary_path(report).write_bytes(b"%PDF-1.7 half")
+    orphan = reports_folder() / report.file_name  # as if killed between the rename and the ledger entry
+    orphan.write_bytes(b"%PDF-1.7 whole, never ledgered")
     counts = tasks.sweep_jobs()
     assert counts["reports_failed"] == 1
     report.refresh_from_db()
     assert (report.status, report.error) == (Report.FAILED, LOST)
     assert not temporary_path(report).exists()
+    assert not orphan.exists()
     assert Report.objects.get(pk=fresh.pk).status == Report.RENDERING  # still making progress: left alone
 
 

@@ -9,7 +9,7 @@ PDF's SHA-256) and the row marked ready, in one transaction. A render that fails
 
 A worker that dies mid-render (out of memory, hard time limit, a killed process) leaves its row rendering;
 the sweep marks it failed once it made no progress for ``GLASSBOX_REPORT_STALE_AFTER_SECONDS`` and removes
-its temporary file. It is not requeued: the export event of the lost attempt is already ledgered, and a new
+any file it left. It is not requeued: the export event of the lost attempt is already ledgered, and a new
 export is the user's decision ("Export PDF report" again).
 """
 

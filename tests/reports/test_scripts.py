@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import html
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -129,3 +130,16 @@ def save_png(pdf: bytes, name: str) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     page_top = ["-f", "1", "-l", "1", "-singlefile", "-x", "0", "-y", "0", "-W", "595", "-H", "230"]
     subprocess.run(["pdftoppm", "-png", "-r", "72", *page_top, "-", str(IMAGES / name)], input=pdf, check=True)
+
+
+def font_stacks(css: str) -> list[str]:
+    """Each font-family value in ``css``, whitespace normalised, in order."""
+    without_comments = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    return [" ".join(value.split()) for value in re.findall(r"font-family:\s*([^;}]+)", without_comments)]
+
+
+def test_the_site_and_the_report_name_the_same_font_stacks() -> None:
+    site = ROOT / "audit_app" / "static" / "glassbox" / "scripts.css"
+    report = font_stacks((REPORT_TEMPLATES / "fonts.css").read_text())
+    assert len(report) == 6  # body, ja, ko, zh-Hant, zh-HK, monospace
+    assert font_stacks(site.read_text()) == report

@@ -25,8 +25,10 @@ from playwright.sync_api import Browser, CDPSession, Page
 
 from audit_app.models import Job, Team
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
+from audit_app.services.review import sign_off
 from audit_app.services.submission import Upload, submit_job
 from inference import GenerationSettings
+from tests.factories import signoff_form
 from tests.reports.scripts import MIXED, SAMPLES, Sample
 from tests.service.screenshots import SAVED
 from tests.service.test_analyst_rerun import engine
@@ -125,10 +127,12 @@ def body_family(sample: Sample) -> str:
 
 
 def test_every_script_on_the_job_page_is_drawn_by_a_font_that_has_its_glyphs(
-    live_server, browser: Browser, analyst: User, team: Team, settings
+    live_server, browser: Browser, analyst: User, team: Team, reviewer: User, settings
 ):
     settings.GLASSBOX = {**settings.GLASSBOX, "MAX_DOCUMENTS": len(SAMPLES)}
     job = job_in_every_script(analyst, team)
+    arabic = next(s for s in SAMPLES if s.lang == "ar")  # a reviewer's conclusion, written by a person
+    sign_off(job.pk, reviewer, signoff_form(Job.objects.get(pk=job.pk), conclusion=arabic.text))
     page = log_in(browser, live_server.url, "alice")
     page.goto(f"{live_server.url}/jobs/{job.pk}/")
     # For the picture: every script in the question and the names, one right-to-left document open.
@@ -162,6 +166,10 @@ def test_every_script_on_the_job_page_is_drawn_by_a_font_that_has_its_glyphs(
         assert missing_glyphs(name, name_fonts) == [], sample.lang
         assert direction == ("rtl" if sample.rtl else "ltr"), sample.lang
     assert len(texts) == len(SAMPLES)
+
+    [conclusion] = fonts.used(".reviewer-conclusion [dir=auto]")
+    assert missing_glyphs(arabic.text, conclusion) == []
+    assert page.locator(".reviewer-conclusion [dir=auto]").evaluate("e => getComputedStyle(e).direction") == "rtl"
 
     [trace] = fonts.used(".trace[dir=auto]:not(.document-text)")  # the tiny model's noise, whatever it holds
     assert missing_glyphs(page.locator(".trace:not(.document-text)").text_content() or "", trace) == []

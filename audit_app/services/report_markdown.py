@@ -57,16 +57,18 @@ def report_markdown(text: str) -> str:
         url_schemes=set(),
         link_rel=None,
     )
-    return _SLOT.sub(lambda match: _typeset(*formulas[int(match.group(2))]), cleaned)
+    return _SLOT.sub(lambda match: _typeset(int(match.group(2)), *formulas[int(match.group(2))]), cleaned)
 
 
-def _typeset(source: str, display: bool) -> str:
+def _typeset(number: int, source: str, display: bool) -> str:
     try:
         svg = ziamath.Latex(source, size=DISPLAY_SIZE if display else INLINE_SIZE, inline=not display).svg()
-    except Exception:  # noqa: BLE001 - any LaTeX the typesetter cannot read is shown as written
+    except Exception:
         svg = ""
     if not svg.startswith("<svg") or "http" in svg.replace("http://www.w3.org/", ""):
         quoted = html.escape(f"$${source}$$" if display else f"${source}$")
         return f'<code class="math-source">{quoted}</code>'
+    # Each formula's glyph ids made unique in the page: the PDF's anchors are ids, and a repeated one is an error.
+    svg = svg.replace(' id="', f' id="math{number}-').replace('href="#', f'href="#math{number}-')
     tag = "div" if display else "span"
     return f'<{tag} class="math-{"block" if display else "inline"}">{svg}</{tag}>'

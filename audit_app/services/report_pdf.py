@@ -80,7 +80,7 @@ _EXTENSION_SCHEMAS = f"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-sy
 SYSTEM_FONTS = Path("/usr/share/fonts")
 
 
-class LocalOnlyFetcher(URLFetcher):
+class LocalOnlyFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type hints
     """Fetches only files inside the report's own folders: never the network, never another local file.
 
     The model's text is rendered inert before it gets here; this is the second wall, so that no rule added

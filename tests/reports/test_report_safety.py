@@ -27,7 +27,7 @@ def listener() -> Iterator[tuple[int, list[str]]]:
     requests: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:
             requests.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
@@ -49,7 +49,7 @@ def listener() -> Iterator[tuple[int, list[str]]]:
 def test_a_model_answer_naming_a_live_host_makes_no_request(analyst: User, listener: tuple[int, list[str]]) -> None:
     port, requests = listener
     url = f"http://127.0.0.1:{port}"
-    answer = f"![chart]({url}/img.png?d=SECRET) and [a link]({url}/page) and <img src=\"{url}/raw.png\"> <{url}/auto>"
+    answer = f'![chart]({url}/img.png?d=SECRET) and [a link]({url}/page) and <img src="{url}/raw.png"> <{url}/auto>'
     job = job_with_text(analyst, answer=answer)
     report = produce_report(job, analyst)
     assert f"[image: chart — {url}/img.png?d=SECRET]" in " ".join(text(report.pdf).split())
@@ -77,7 +77,8 @@ def test_the_pdf_renderer_itself_fetches_only_the_reports_own_files(listener: tu
     assert requests == []
     assert "Body text" in text(pdf)
     # report.css, the report's own file, was read: it starts each section on a new page.
-    assert "Second section" in text(pdf, 2) and "Second section" not in text(pdf, 1)
+    assert "Second section" in text(pdf, 2)
+    assert "Second section" not in text(pdf, 1)
 
 
 def test_a_job_whose_evidence_does_not_check_out_gets_no_report_and_no_export_event(analyst: User) -> None:
@@ -88,5 +89,7 @@ def test_a_job_whose_evidence_does_not_check_out_gets_no_report_and_no_export_ev
         produce_report(Job.objects.get(pk=job.pk), analyst)  # as the task reads it: the row as stored now
     message = str(refused.value)
     assert message.startswith(f"No report for job {job.pk}: its evidence does not check out (")
-    assert "differs from its ledger entry" in message and message.count(".") == 1
-    assert LedgerEntry.objects.count() == entries and AccessEvent.objects.count() == exports
+    assert "differs from its ledger entry" in message
+    assert message.count(".") == 1
+    assert LedgerEntry.objects.count() == entries
+    assert AccessEvent.objects.count() == exports

@@ -114,7 +114,8 @@ def test_unreviewed_and_rejected_jobs_are_marked_not_for_reliance(analyst: User,
     assert "REJECTED — not for reliance." in cover
     assert "Rejected by Rita Reviewer (rita) at" in cover
     assert "Reason: The dates are wrong." in cover
-    assert "NOT REVIEWED" not in cover and "APPROVED for reliance" not in cover
+    assert "NOT REVIEWED" not in cover
+    assert "APPROVED for reliance" not in cover
 
 
 def test_every_page_says_test_model_and_page_x_of_y_with_the_hash_prefix(analyst: User) -> None:
@@ -146,7 +147,9 @@ def test_bookmarks_name_the_reports_sections_not_the_models_headings_and_the_lan
         "Access and export history",
         "Verification",
     ]
-    assert "Reasoning trace (THINK)" in nested and "Answer" in nested and "Checkpoint" in nested
+    assert "Reasoning trace (THINK)" in nested
+    assert "Answer" in nested
+    assert "Checkpoint" in nested
     assert "Findings heading" not in top + nested
 
 
@@ -167,7 +170,8 @@ def test_math_becomes_vector_drawing_not_latex_source(analyst: User) -> None:
     assert html.count('<span class="math-inline"><svg') == 1
     assert html.count('<div class="math-block"><svg') == 1
     shown = text(pdf)
-    assert "\\frac" not in shown and "$x^2" not in shown
+    assert "\\frac" not in shown
+    assert "$x^2" not in shown
     plain = job_with_text(analyst, answer=ANSWER.replace("$", ""))
     # The formulas' glyph outlines are drawn as curves; the same text without math draws (almost) none.
     with_math, without = curves(pdf), curves(render(plain, exported(plain, analyst))[1])

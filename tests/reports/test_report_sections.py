@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from audit_app.services.review import sign_off
-from tests.factories import signoff_form
+from tests.factories import JobFactory, signoff_form
 from tests.reports.rendering import exported, job_with_text, page_count, render, text
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +176,13 @@ def test_math_becomes_vector_drawing_not_latex_source(analyst: User) -> None:
     # The formulas' glyph outlines are drawn as curves; the same text without math draws (almost) none.
     with_math, without = curves(pdf), curves(render(plain, exported(plain, analyst))[1])
     assert with_math > without + 20, (with_math, without)
+
+
+def test_a_job_that_never_ran_presents_its_submission_record(analyst: User) -> None:
+    job = JobFactory(submitter=analyst, question="Which court? ¿Qué tribunal?")
+    _, pdf = render(job, exported(job, analyst))
+    shown = flat(pdf)
+    assert "The job never ran: there is no reasoning trace and no answer." in shown
+    assert "NOT REVIEWED — not for reliance." in shown
+    assert "TEST MODEL" not in shown  # no run, so no model at all to mark
+    assert re.search(r"^Record hash: ([0-9a-f]{64})$", text(pdf), re.M)[1] == job.submission.record_sha256  # type: ignore[index]

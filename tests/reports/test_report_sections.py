@@ -108,6 +108,13 @@ def test_unreviewed_and_rejected_jobs_are_marked_not_for_reliance(analyst: User,
     waiting = job_with_text(analyst)
     assert "NOT REVIEWED — not for reliance." in flat(render(waiting, exported(waiting, analyst))[1], 1)
 
+    partly = job_with_text(analyst, domain="clinical")  # clinical needs two approvals
+    sign_off(partly.pk, reviewer, signoff_form(partly))
+    cover = flat(render(partly, exported(partly, analyst))[1], 1)
+    assert "NOT REVIEWED — not for reliance." in cover
+    assert "awaiting review; 1 of 2 required approvals given" in cover
+    assert "Approved by Rita Reviewer (rita) at" in cover
+
     rejected = job_with_text(analyst)
     sign_off(rejected.pk, reviewer, signoff_form(rejected, "rejected", reason="The dates are wrong."))
     cover = flat(render(rejected, exported(rejected, analyst))[1], 1)

@@ -20,7 +20,7 @@ def test_latex_the_typesetter_cannot_read_is_shown_as_written() -> None:
 def test_the_models_text_cannot_write_a_math_slot_or_any_markup() -> None:
     html = report_markdown('<span class="math inline">0</span> and <div class="math block">0</div> $x$')
     assert html.count("<svg") == 1  # only the real formula
-    assert "&lt;span class=\"math inline\"&gt;0&lt;/span&gt;" in html
+    assert '&lt;span class="math inline"&gt;0&lt;/span&gt;' in html
 
 
 def test_links_images_and_control_characters_are_inert_and_legible() -> None:

@@ -64,6 +64,11 @@ def text(pdf: bytes, page: int | None = None) -> str:
     return subprocess.run(command, input=pdf, capture_output=True, check=True).stdout.decode()
 
 
+def pages(pdf: bytes) -> list[str]:
+    """Each page's text, from one pdftotext run (it ends every page with a form feed)."""
+    return text(pdf).split("\f")[:-1]
+
+
 def page_count(pdf: bytes) -> int:
     info = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
     return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from audit_app.models import Job
 from audit_app.models.review import APPROVED
-from audit_app.services.evidence import job_evidence, ledgered_time
+from audit_app.services.evidence import JobEvidence, job_evidence, ledgered_time
 from audit_app.services.report_markdown import legible, report_markdown
 from audit_app.services.review_state import AWAITING_REVIEW, NOT_REVIEWABLE, Review, review_of
 
@@ -30,7 +30,7 @@ class ReportRefused(Exception):
     """No report was produced and nothing was recorded; the message says why in one sentence."""
 
 
-def check_reportable(job: Job) -> tuple[Any, Review]:
+def check_reportable(job: Job) -> tuple[JobEvidence, Review]:
     """The job's evidence and review, or ``ReportRefused`` when either does not check out against the ledger."""
     evidence = job_evidence(job)
     problem = evidence.submission_problem or evidence.run_problem
@@ -60,6 +60,10 @@ def _one(bundle: dict[str, Any], kind: str, record_sha256: str) -> dict[str, Any
 
 
 def report_context(job: Job, bundle: dict[str, Any], exported_at: datetime.datetime) -> dict[str, Any]:
+    """Everything ``report/report.html`` shows, from ``bundle`` (the exported, embedded one) and the review.
+
+    The records shown are the bundle's payloads whose hashes ``job_evidence`` just checked against the
+    database, so the report, its embedded bundle and the ledger present one and the same record."""
     evidence, review = check_reportable(job)
     submission = _one(bundle, "submission", evidence.submission_hashes.get("record", ""))
     run = _one(bundle, "run", evidence.run_hashes["record"]) if evidence.run else None

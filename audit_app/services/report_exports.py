@@ -33,6 +33,7 @@ from audit_app.models import AccessEvent, Job, Report, ReportExport
 from audit_app.services.access_events import record_access
 from audit_app.services.exports import ExportRefused
 from audit_app.services.queueing import send_by_name
+from audit_app.services.report_content import ReportRefused
 from audit_app.services.reports import ProducedReport, produce_report
 from audit_app.services.store import store_evidence
 
@@ -104,7 +105,7 @@ def render_report(report_id: int) -> Report | None:
         _write_atomically(produced.pdf, temporary, final)
         if not _finish(report, produced, final):
             final.unlink(missing_ok=True)  # the sweep gave up on it meanwhile: its row says failed
-    except ExportRefused as error:
+    except (ExportRefused, ReportRefused) as error:  # one sentence each, nothing stored
         _fail(report_id, str(error))
     except SoftTimeLimitExceeded:
         limit = settings.GLASSBOX["SOFT_TIME_LIMIT"]

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime
 import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pikepdf
 import weasyprint
+from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from audit_app.services.text_direction import resolve_auto_direction
 
@@ -74,6 +78,29 @@ _EXTENSION_SCHEMAS = f"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-sy
 </rdf:RDF>"""
 
 
+# Where fonts may come from besides the report's own folder: the system's installed fonts.
+SYSTEM_FONTS = Path("/usr/share/fonts")
+
+
+class LocalOnlyFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type hints
+    """Fetches only files inside the report's own folders: never the network, never another local file.
+
+    The model's text is rendered inert before it gets here; this is the second wall, so that no rule added
+    to the renderer later can make an export contact a host (an SSRF from the worker) or read server files.
+    """
+
+    def __init__(self, *roots: Path) -> None:
+        super().__init__(allowed_protocols={"file"}, allow_redirects=False)
+        self._roots = [root.resolve() for root in roots]
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        path = Path(unquote(parts.path)).resolve() if parts.scheme == "file" and not parts.netloc else None
+        if path is None or not any(path.is_relative_to(root) for root in self._roots):
+            raise ValueError(f"The report fetches only its own local files, not {url[:200]}")
+        return super().fetch(url, headers)
+
+
 def archival_pdf(
     html: str,
     *,
@@ -95,7 +122,8 @@ def archival_pdf(
         description="Glassbox evidence bundle (format 2): verify with standalone.py and the public key",
         relationship="Data",
     )
-    page = weasyprint.HTML(string=html, base_url=base_url)
+    fetcher = LocalOnlyFetcher(Path(base_url), SYSTEM_FONTS)
+    page = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher)
     resolve_auto_direction(page.etree_element)  # WeasyPrint itself ignores dir="auto"
     rendered = page.write_pdf(
         pdf_variant="pdf/a-3b",

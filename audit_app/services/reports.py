@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit_app.models import Job
 from audit_app.services.exports import export_job
-from audit_app.services.report_content import report_context
+from audit_app.services.report_content import check_reportable, report_context
 from audit_app.services.report_pdf import archival_pdf
 from audit_app.services.report_signing import sign_pdf
 
@@ -42,7 +42,11 @@ def _quiet(step: str, percent: int) -> None:
 
 
 def produce_report(job: Job, actor: User | None, actor_name: str = "", progress: Progress = _quiet) -> ProducedReport:
-    """Export ``job``'s bundle (ledgered), render it to PDF/A-3b with the bundle embedded, and sign it."""
+    """Export ``job``'s bundle (ledgered), render it to PDF/A-3b with the bundle embedded, and sign it.
+
+    Raises ``ReportRefused`` before the export when the job's evidence does not check out: no export event
+    is ledgered for a report that is never made."""
+    check_reportable(job)
     progress("Exporting the evidence bundle", 5)
     bundle = export_job(job, actor, actor_name)
     exported_at = timezone.now()

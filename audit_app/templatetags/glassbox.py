@@ -21,8 +21,6 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
 register = template.Library()
-# "js-default": CommonMark with raw HTML off, so raw HTML in the model's text stays visible text.
-_markdown = MarkdownIt("js-default").enable("table")
 
 # What rendered Markdown may contain after cleaning: text structure only. No element that fetches
 # (img, picture, video, audio, source, iframe, object, embed, link, svg, input) and no <a>: a stray one
@@ -79,9 +77,17 @@ def _link_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: 
     return f'</span> <span class="link-target">({escapeHtml(target)})</span>'
 
 
-_markdown.add_render_rule("image", _image)
-_markdown.add_render_rule("link_open", _link_open)
-_markdown.add_render_rule("link_close", _link_close)
+def inert_markdown() -> MarkdownIt:
+    """A Markdown parser whose output can fetch nothing (the audit report adds its math rule to one of these)."""
+    # "js-default": CommonMark with raw HTML off, so raw HTML in the model's text stays visible text.
+    parser = MarkdownIt("js-default").enable("table")
+    parser.add_render_rule("image", _image)
+    parser.add_render_rule("link_open", _link_open)
+    parser.add_render_rule("link_close", _link_close)
+    return parser
+
+
+_markdown = inert_markdown()
 
 
 @register.filter

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit_app.models import Job
 from audit_app.services.exports import ExportRefused
+from audit_app.services.report_content import ReportRefused
 from audit_app.services.report_exports import export_report_file
 
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
             export = export_report_file(job, out, f"{options['by']} (command line)")
         except ExportRefused as error:  # no signing key (2), or a log the signer refuses (1); nothing recorded
             raise CommandError(str(error), returncode=error.exit_code) from None
+        except ReportRefused as error:  # the job's evidence does not check out; nothing recorded
+            raise CommandError(str(error), returncode=1) from None
         self.stdout.write(
             f"Wrote {out} ({export.pdf_size} bytes, sha256 {export.pdf_sha256}), ledgered as report:{export.pk}."
         )

@@ -146,3 +146,7 @@ class GlassboxSettings(TypedDict):
     WEBHOOK_TIMEOUT_SECONDS: float
     WEBHOOK_ALLOW: list[str]
     OPENAI_TIMEOUT_SECONDS: float
+    REPORT_SIGNING_KEY_FILE: str
+    REPORT_SIGNING_KEY_PASSWORD: str
+    REPORT_SIGNING_CERT_FILE: str
+    REPORT_TSA_URL: str

@@ -219,6 +219,15 @@ GLASSBOX: GlassboxSettings = {
     # How long POST /v1/chat/completions waits for its job: under the OpenAI SDKs' 600 s default, so the caller
     # gets Glassbox's answer (naming the job, which goes on) rather than a client timeout and a retried job.
     "OPENAI_TIMEOUT_SECONDS": env_float("GLASSBOX_OPENAI_TIMEOUT_SECONDS", 540.0),
+    # Audit reports are signed (PAdES) with the organisation's key and certificate: PEM files, read at each
+    # export, so a missing one refuses reports with a sentence instead of stopping the service. The
+    # certificate file may carry the issuing chain after the certificate. An encrypted key opens with the
+    # password (or the file named in ..._PASSWORD_FILE).
+    "REPORT_SIGNING_KEY_FILE": env_str("GLASSBOX_REPORT_SIGNING_KEY_FILE", ""),
+    "REPORT_SIGNING_KEY_PASSWORD": env_secret("GLASSBOX_REPORT_SIGNING_KEY_PASSWORD", ""),
+    "REPORT_SIGNING_CERT_FILE": env_str("GLASSBOX_REPORT_SIGNING_CERT_FILE", ""),
+    # An RFC 3161 timestamp authority: when set, each signature carries its token (PAdES B-T), else B-B.
+    "REPORT_TSA_URL": env_str("GLASSBOX_REPORT_TSA_URL", ""),
 }
 
 REST_FRAMEWORK = {

@@ -10,6 +10,7 @@ from audit_app.models.ledger import (
     LedgerVerification,
 )
 from audit_app.models.organisation import Case, Team
+from audit_app.models.report_certificates import ReportCertificate
 from audit_app.models.review import AccountEvent, ReviewerAssignment, ReviewerConclusion, SigningFailure, SignOff
 from audit_app.models.verification import VerificationRun
 from audit_app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -34,6 +35,7 @@ __all__ = [
     "LedgerHead",
     "LedgerNode",
     "LedgerVerification",
+    "ReportCertificate",
     "ReviewerAssignment",
     "ReviewerConclusion",
     "RunRecord",

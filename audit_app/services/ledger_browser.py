@@ -40,6 +40,7 @@ KIND_LABELS = {
     "conclusion": "Reviewer's conclusion",
     "signing_failure": "Signing failure",
     "account": "Account change",
+    "report_certificate": "Report-signing certificate",
 }
 KINDS = list(KIND_LABELS)
 # For each kind whose record names a person (runs are the worker's, not a person's): the record's column

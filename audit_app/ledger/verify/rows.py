@@ -26,6 +26,7 @@ from audit_app.models import (
     Document,
     KillSwitchEvent,
     LedgerVerification,
+    ReportCertificate,
     ReviewerConclusion,
     RunRecord,
     SigningFailure,
@@ -45,6 +46,7 @@ EVIDENCE: dict[str, type[models.Model]] = {
     "signing_failure": SigningFailure,
     "account": AccountEvent,
     "api_key": ApiKeyEvent,
+    "report_certificate": ReportCertificate,
 }
 
 

@@ -29,6 +29,8 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from audit_app.services.report_keys import unmatchable
+
 FIELD_NAME = "GlassboxReportSignature"
 SIGNING_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
 TSA_TIMEOUT_SECONDS = 10
@@ -83,6 +85,12 @@ def report_signer() -> ReportSigner:
         raise ReportSigningUnavailable(
             f"Reports cannot be signed: the certificate in {cert_path} is not the certificate of the key in {key_path}."
         )
+    for name in (certificate.subject, certificate.issuer):
+        if unmatchable(name):
+            raise ReportSigningUnavailable(
+                f"Reports cannot be signed: the certificate in {cert_path} names {name.rfc4514_string()!r}, which "
+                f"signature validators cannot match ({unmatchable(name)})."
+            )
     return ReportSigner(key, certificate, tuple(certificates[1:]), settings.GLASSBOX["REPORT_TSA_URL"])
 
 

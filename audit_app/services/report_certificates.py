@@ -34,7 +34,7 @@ def ledger_certificate(certificate: x509.Certificate, actor_name: str) -> Report
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
-        rows = list(ReportCertificate.objects.filter(sha256=digest).order_by("id"))
+        rows: list[ReportCertificate] = list(ReportCertificate.objects.filter(sha256=digest).order_by("id"))
         checked = check_rows("report_certificate", rows)
         for row in rows:
             if checked[row.pk].verified:
@@ -55,6 +55,8 @@ def ledger_certificate(certificate: x509.Certificate, actor_name: str) -> Report
 
 def ledgered_certificate(certificate: x509.Certificate) -> ReportCertificate | None:
     """The ledgered row of ``certificate``, or None before its first report (for ``manage.py report_certificate``)."""
-    rows = list(ReportCertificate.objects.filter(sha256=certificate_sha256(certificate)).order_by("id"))
+    rows: list[ReportCertificate] = list(
+        ReportCertificate.objects.filter(sha256=certificate_sha256(certificate)).order_by("id")
+    )
     checked = check_rows("report_certificate", rows)
     return next((row for row in rows if checked[row.pk].verified), None)

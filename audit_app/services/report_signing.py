@@ -34,6 +34,7 @@ from audit_app.services.report_keys import unmatchable
 FIELD_NAME = "GlassboxReportSignature"
 SIGNING_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
 TSA_TIMEOUT_SECONDS = 10
+PDFA3_VERSION = (1, 7)  # PDF/A-3 is ISO 32000-1
 
 
 class ReportSigningUnavailable(ImproperlyConfigured):
@@ -142,14 +143,19 @@ def sign_pdf(pdf: bytes, signer: ReportSigner | None = None) -> bytes:
 
 
 class _MetadataKept(IncrementalPdfFileWriter):  # type: ignore[misc]  # pyHanko is untyped here
-    """pyHanko's writer, leaving the document's metadata as WeasyPrint and ``report_pdf`` wrote it.
+    """pyHanko's writer, leaving the document a PDF/A-3 file as WeasyPrint and ``report_pdf`` wrote it.
 
     By default pyHanko re-serialises the XMP packet (the AI marking's URI becomes an ``rdf:resource``) and
-    names itself as producer in XMP and /Info differently, which breaks PDF/A's rule that the two agree.
+    names itself as producer in XMP and /Info differently, which breaks PDF/A's rule that the two agree. And
+    for an ECDSA or EdDSA key it declares the document PDF 2.0 (catalog /Version), while PDF/A-3 is PDF 1.7:
+    the ISO 32002 extension it also registers is how a 1.7 file says it uses those algorithms.
     """
 
     def _update_meta(self) -> None:
         return
+
+    def ensure_output_version(self, version: tuple[int, int]) -> None:
+        super().ensure_output_version(min(version, PDFA3_VERSION))
 
 
 def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:

@@ -74,6 +74,11 @@ def test_pyhanko_validates_the_signature_over_the_whole_pdfa_file():
     signed_from = signature.byte_range[2] + signature.byte_range[3]
     assert signed_from == len(report.pdf)
     with pikepdf.open(io.BytesIO(report.pdf)) as document:
+        # Still a PDF 1.7 file, as PDF/A-3 is (pyHanko would declare 2.0 for the ECDSA key); the extension says
+        # which signature algorithms it uses.
+        assert document.pdf_version == "1.7"
+        assert "/Version" not in document.Root
+        assert "/ISO_" in document.Root.Extensions
         with document.open_metadata(set_pikepdf_as_editor=False) as xmp:
             assert xmp["pdfaid:part"] == "3"
             assert xmp["pdf:Producer"] == str(document.docinfo.Producer)

@@ -5,11 +5,14 @@ verifies clean, in the ledger and in the report it signs."""
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from django.conf import settings
+from django.db import connection, transaction
 
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.models import LedgerEntry, ReportCertificate
@@ -80,3 +83,30 @@ def test_an_odd_but_valid_certificate_verifies_in_the_ledger_and_in_its_report(
     done = run_verifier(report.pdf, public_verifier_key(), tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"signed over its whole file by {row.subject} (the report-signing certificate" in done.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_exports_at_once_ledger_the_certificate_once():
+    certificate = configured()
+    first_inserted = threading.Event()
+
+    def first() -> None:
+        with transaction.atomic():
+            ledger_certificate(certificate, "first")
+            first_inserted.set()
+            time.sleep(0.5)  # the second export arrives while this one has not committed
+        connection.close()
+
+    def second() -> None:
+        first_inserted.wait(5)
+        with transaction.atomic():
+            ledger_certificate(certificate, "second")
+        connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert list(ReportCertificate.objects.values_list("first_used_by", flat=True)) == ["first"]
+    assert LedgerEntry.objects.filter(subject__startswith="report_certificate:").count() == 1

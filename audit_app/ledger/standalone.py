@@ -8,6 +8,10 @@ Exit 0: every entry of the bundle is in the log under one checkpoint signed by t
 one is not, and one sentence says why. Reads bundle format 2 (all entries of a job or record) and format
 1 (one entry), so bundles exported before format 2 still verify.
 
+Signed audit reports: ``python standalone.py report.pdf --key glassbox.vkey`` checks the PDF's signature, the
+bundle embedded in it, and that its pages show the record the bundle proves (see the PDF block below; that
+mode also needs pyHanko, pikepdf and pypdf, and exits 2 with a sentence without them).
+
 Monitors: prove that the log only grew since a checkpoint you saved, fetching nothing:
 
     python standalone.py --since old-checkpoint.txt --key glassbox.vkey NEW

@@ -22,14 +22,18 @@ from django.utils import timezone
 
 from audit_app.ledger import standalone
 from audit_app.ledger.signer import public_verifier_key
-from audit_app.models import Job
+from audit_app.models import Job, Team
 from audit_app.services.exports import export_job
 from audit_app.services.report_certificates import ledger_certificate
 from audit_app.services.report_content import report_context
 from audit_app.services.report_pdf import BUNDLE_NAME, GLASSBOX_NS, archival_pdf
 from audit_app.services.report_signing import report_signer, sign_pdf
 from audit_app.services.reports import ProducedReport, produce_report
-from tests.ledger.evidence import Evidence, make_evidence
+from audit_app.services.review import SignOffRefused, sign_off
+from audit_app.services.submission import submit_job
+from tests.factories import FinishedJobFactory, signoff_form
+from tests.ledger.evidence import SHORT, Evidence, make_evidence
+from tests.people import assign, make_user
 from tests.reports.signed import embedded_bundle, run_verifier, self_signed, sign_again, unsigned, with_bundle
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +236,28 @@ def test_without_the_pdf_libraries_it_says_so_and_exits_2(report: ProducedReport
         name="bundle.json",
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_signed_jobs_report_and_a_never_run_jobs_report_verify(tmp_path: Path):
+    # The acceptance's case: a job with its review (a refused attempt, two approvals, a conclusion), whose every
+    # entry's record hash is checked; and a job that never ran, whose report presents its submission.
+    team = Team.objects.create(name="Équipe 東京")
+    analyst = make_user("zoë", "analyst", team)
+    rita = assign(make_user("rita", "reviewer", None), team, "clinical")
+    rolf = assign(make_user("rolf", "reviewer", None), team, "clinical")
+    job = FinishedJobFactory(submitter=analyst, domain="clinical")
+    with pytest.raises(SignOffRefused):
+        sign_off(job.pk, rolf, signoff_form(job, password="wrong"))
+    sign_off(job.pk, rita, signoff_form(job, conclusion="Dosage 💊 checked; كما هو"))
+    sign_off(job.pk, rolf, signoff_form(job, password="pw-rolf"))
+    report = produce_report(job, rita)
+    kinds = [e["payload"]["kind"] for e in json.loads(embedded_bundle(report.pdf))["entries"]]
+    assert {"signing_failure", "signoff", "conclusion", "report_certificate"} <= set(kinds)
+    status, said = verdict(report.pdf, tmp_path)
+    assert status == 0, said
+    assert f"the run record {job.run.record_sha256}" in said
+
+    never_run = submit_job(analyst, team, "C-2", "legal", "Never run?", generation=SHORT)
+    status, said = verdict(produce_report(never_run, analyst).pdf, tmp_path)
+    assert status == 0, said
+    assert f"the submission record {never_run.submission.record_sha256}" in said

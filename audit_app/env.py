@@ -148,3 +148,7 @@ class GlassboxSettings(TypedDict):
     OPENAI_TIMEOUT_SECONDS: float
     REPORT_DIR: str
     REPORT_STALE_AFTER_SECONDS: float
+    REPORT_SIGNING_KEY_FILE: str
+    REPORT_SIGNING_KEY_PASSWORD: str
+    REPORT_SIGNING_CERT_FILE: str
+    REPORT_TSA_URL: str

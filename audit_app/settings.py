@@ -224,6 +224,15 @@ GLASSBOX: GlassboxSettings = {
     "REPORT_DIR": env_str("GLASSBOX_REPORT_DIR", str(BASE_DIR / "var" / "reports")),
     # A rendering report without progress for this long lost its worker: the sweep marks it failed.
     "REPORT_STALE_AFTER_SECONDS": env_float("GLASSBOX_REPORT_STALE_AFTER_SECONDS", 300.0),
+    # Audit reports are signed (PAdES) with the organisation's key and certificate: PEM files, read at each
+    # export, so a missing one refuses reports with a sentence instead of stopping the service. The
+    # certificate file may carry the issuing chain after the certificate. An encrypted key opens with the
+    # password (or the file named in ..._PASSWORD_FILE).
+    "REPORT_SIGNING_KEY_FILE": env_str("GLASSBOX_REPORT_SIGNING_KEY_FILE", ""),
+    "REPORT_SIGNING_KEY_PASSWORD": env_secret("GLASSBOX_REPORT_SIGNING_KEY_PASSWORD", ""),
+    "REPORT_SIGNING_CERT_FILE": env_str("GLASSBOX_REPORT_SIGNING_CERT_FILE", ""),
+    # An RFC 3161 timestamp authority: when set, each signature carries its token (PAdES B-T), else B-B.
+    "REPORT_TSA_URL": env_str("GLASSBOX_REPORT_TSA_URL", ""),
 }
 
 REST_FRAMEWORK = {

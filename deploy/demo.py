@@ -47,6 +47,7 @@ def prepare_environment() -> dict[str, str]:
         if made.returncode != 0:
             raise SystemExit(f"Making the demo's ledger key failed: {made.stderr.strip() or made.stdout.strip()}")
     env.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(ledger_key))
+    report_signing_defaults(env)
     env.setdefault("GLASSBOX_CACHE_DIR", str(VAR / "cache"))
     env.setdefault("GLASSBOX_REPORT_DIR", str(VAR / "reports"))  # the demo's PDF reports stay in its folder
     notification_defaults(env)
@@ -63,6 +64,25 @@ def prepare_environment() -> dict[str, str]:
         )
     write_env_file(env)
     return env
+
+
+def report_signing_defaults(env: dict[str, str]) -> None:
+    """Reports are signed with a self-signed certificate made here once (the ledger holds it from the first
+    export, which is what the verifier trusts); a person's own key and certificate win."""
+    key, cert = VAR / "report-signing.key", VAR / "report-signing.crt"
+    if not key.exists() and "GLASSBOX_REPORT_SIGNING_KEY_FILE" not in env:
+        made = subprocess.run(
+            [PYTHON, str(ROOT / "manage.py"), "report_certificate", "generate", str(VAR), "--name", "Glassbox demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            raise SystemExit(
+                f"Making the demo's report certificate failed: {made.stderr.strip() or made.stdout.strip()}"
+            )
+    env.setdefault("GLASSBOX_REPORT_SIGNING_KEY_FILE", str(key))
+    env.setdefault("GLASSBOX_REPORT_SIGNING_CERT_FILE", str(cert))
 
 
 def notification_defaults(env: dict[str, str]) -> None:

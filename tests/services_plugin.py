@@ -74,3 +74,11 @@ if not LEDGER_KEY.exists():
 os.environ.setdefault("GLASSBOX_LEDGER_KEY_FILE", str(LEDGER_KEY))
 os.environ.setdefault("GLASSBOX_LEDGER_ORIGIN", "glassbox.test/ledger")
 os.environ.setdefault("GLASSBOX_REPORT_DIR", str(VAR / "reports"))  # never the checkout's var/reports
+# The organisation's report-signing key and certificate, self-signed for the tests (as the demo's are).
+REPORT_KEY_DIR = VAR / "report-signing"
+if not (REPORT_KEY_DIR / "report-signing.crt").exists():
+    from audit_app.services.report_keys import generate_certificate
+
+    generate_certificate(REPORT_KEY_DIR, "Glassbox test organisation report signing")
+os.environ.setdefault("GLASSBOX_REPORT_SIGNING_KEY_FILE", str(REPORT_KEY_DIR / "report-signing.key"))
+os.environ.setdefault("GLASSBOX_REPORT_SIGNING_CERT_FILE", str(REPORT_KEY_DIR / "report-signing.crt"))

@@ -4,9 +4,10 @@ under one signed checkpoint, with the public key. ``standalone.py`` verifies the
 A job's entries are found by subject, never by scanning payloads: its submission (``submission:<id>``),
 its runs (``run:<id>``), its review (``signoff:<id>``, ``conclusion:<id>``, ``signing_failure:<id>``),
 its earlier PDF reports (``report:<id>``, each naming the PDF's SHA-256), accesses to the job or to any of
-those entries (the access event's own subject: a report's downloads), and the kill-switch events ledgered
+those entries (the access event's own subject: a report's downloads), the kill-switch events ledgered
 between its submission and its last run (a suspension cancels running jobs: the event is the why of a
-cancelled run; a review comes after the run, so it does not widen that window).
+cancelled run; a review comes after the run, so it does not widen that window), and every report-signing
+certificate ledgered so far (``report_certificate:<id>``, what a signed report is checked against).
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def job_entries(job: Job) -> list[LedgerEntry]:
     own = list(LedgerEntry.objects.filter(subject__in=job_subjects(job)).order_by("sequence"))
     reviewed = list(LedgerEntry.objects.filter(subject__in=[*review_subjects(job), *report_subjects(job)]))
     accessed = [f"job:{job.pk}", *(entry.subject for entry in [*own, *reviewed])]
-    wanted = Q(subject__in=access_subjects(accessed))
+    # The organisation's report-signing certificates: context, like the kill switch; a signed report's
+    # verifier trusts its signer only if the certificate is one of these entries.
+    wanted = Q(subject__in=access_subjects(accessed)) | Q(subject__startswith="report_certificate:")
     if own:
         # Suspensions and resumptions while the job lived: from its submission to its run, to its end if it
         # finished without one, or to now; they name no job, the run's cancelled finish says it was stopped.

@@ -8,6 +8,10 @@ Exit 0: every entry of the bundle is in the log under one checkpoint signed by t
 one is not, and one sentence says why. Reads bundle format 2 (all entries of a job or record) and format
 1 (one entry), so bundles exported before format 2 still verify.
 
+Signed audit reports: ``python standalone.py report.pdf --key glassbox.vkey`` checks the PDF's signature, the
+bundle embedded in it, and that its pages show the record the bundle proves (see the PDF block below; that
+mode also needs pyHanko, pikepdf and pypdf, and exits 2 with a sentence without them).
+
 Monitors: prove that the log only grew since a checkpoint you saved, fetching nothing:
 
     python standalone.py --since old-checkpoint.txt --key glassbox.vkey NEW
@@ -287,9 +291,9 @@ def check_entries_belong(subject: str, payloads: list[dict[str, Any]]) -> None:
     """Every entry is about ``subject``: a valid entry of another job must not pass for one of this job's.
 
     For ``job:N``: its submission (``job`` N), its runs (``job_id`` N), accesses to it or to one of the
-    bundle's own entries, kill-switch events while it lived (context, they name no job), and any other
-    kind that names job N (sign-offs, conclusions, signing failures, PDF reports). For any other subject: the entry
-    itself and accesses to it.
+    bundle's own entries, kill-switch events while it lived and the report-signing certificates (context,
+    they name no job), and any other kind that names job N (sign-offs, conclusions, signing failures, PDF
+    reports). For any other subject: the entry itself and accesses to it.
     """
     own = {str(payload.get("subject")) for payload in payloads} | {subject}
     job = subject.partition(":")[2] if subject.startswith("job:") else None
@@ -300,7 +304,7 @@ def check_entries_belong(subject: str, payloads: list[dict[str, Any]]) -> None:
             belongs = record.get("subject") in own
         elif job is None:
             belongs = payload.get("subject") == subject
-        elif kind == "kill_switch":
+        elif kind in ("kill_switch", "report_certificate"):
             belongs = True
         else:
             belongs = str(payload.get("job", record.get("job_id"))) == job
@@ -448,11 +452,236 @@ def _lower(error: Exception) -> str:
     return text[:1].lower() + text[1:]
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Signed PDF reports (``python standalone.py report.pdf --key glassbox.vkey``).
+#
+# A report is a PDF/A-3 file with the job's bundle embedded and a PAdES signature by the organisation's
+# report-signing certificate. Trust comes from the ledger key alone: the signer's certificate must be a
+# ``report_certificate`` entry of the embedded bundle, which the bundle proves under the signed checkpoint.
+# This path needs pyHanko, pikepdf and pypdf; they are imported here only, so bundles verify without them.
+# ---------------------------------------------------------------------------------------------------------
+
+REPORT_BUNDLE_NAME = "glassbox-evidence-bundle.json"
+VISIBLE_RECORD_HASH = r"Record hash: ([0-9a-f]{64})"
+GLASSBOX_XMP = "https://glassbox.invalid/ns/report/1.0/"
+
+
+class MissingTools(Exception):
+    """The PDF path's libraries are not installed; the message says which, in one sentence."""
+
+
+def verify_report(pdf: bytes, verifier_key: str) -> str:
+    """Check a signed report end to end: its signature, its embedded bundle, and that its pages and XMP show the
+    record the bundle proves; returns a summary or raises ``VerificationError``."""
+    tools = _pdf_tools()
+    signature = _only_signature(tools, pdf)
+    try:
+        bundle, summary = _embedded_bundle(tools, pdf, verifier_key)
+    except VerificationError as error:
+        # Both are said when both fail: a byte changed inside the bundle breaks the signature too.
+        _check_signature_intact(tools, signature, pdf, f"its embedded bundle does not verify either ({_clause(error)})")
+        raise VerificationError(f"The embedded bundle does not verify: {_clause(error)}.") from None
+    stamp = _check_signature_intact(tools, signature, pdf, "its embedded bundle, on its own, still verifies")
+    signer = _ledgered_signer(signature, stamp, bundle)
+    kind, record_hash = _presented_record(bundle)
+    _check_shown_record(tools, pdf, kind, record_hash)
+    return (
+        f"The report is signed over its whole file by {signer}, its pages and XMP show the {kind} record "
+        f"{record_hash} that its embedded bundle proves, and {summary[0].lower()}{summary[1:]}"
+    )
+
+
+def _pdf_tools() -> Any:
+    import importlib
+    import logging
+    import types
+
+    modules = {}
+    for name in ("pikepdf", "pypdf", "pyhanko.pdf_utils.reader", "pyhanko.sign.validation", "pyhanko_certvalidator"):
+        try:
+            modules[name] = importlib.import_module(name)
+        except ImportError:
+            raise MissingTools(
+                f"Verifying a PDF report needs {name.split('.')[0]}: pip install pyhanko pikepdf pypdf."
+            ) from None
+    # pyHanko logs each trust-path attempt; the verdict here is one sentence, and its trust is the ledger's.
+    for logger in ("pyhanko", "pyhanko_certvalidator", "pypdf"):
+        logging.getLogger(logger).setLevel(logging.CRITICAL + 1)
+    return types.SimpleNamespace(
+        pikepdf=modules["pikepdf"],
+        pypdf=modules["pypdf"],
+        reader=modules["pyhanko.pdf_utils.reader"],
+        validation=modules["pyhanko.sign.validation"],
+        certvalidator=modules["pyhanko_certvalidator"],
+    )
+
+
+def _only_signature(tools: Any, pdf: bytes) -> Any:
+    import io
+
+    try:
+        signatures = tools.reader.PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+    except Exception as error:  # a damaged file fails inside the parser in many ways; all mean the same here
+        raise VerificationError(f"The file starts like a PDF but cannot be read as one ({error}).") from None
+    if not signatures:
+        raise VerificationError("The PDF carries no signature, so nothing shows it is the report Glassbox exported.")
+    if len(signatures) > 1:
+        raise VerificationError(
+            f"The PDF carries {len(signatures)} signatures where a Glassbox report carries one: it was signed again "
+            "after export."
+        )
+    return signatures[0]
+
+
+def _check_signature_intact(tools: Any, signature: Any, pdf: bytes, bundle_state: str) -> Any:
+    """The signature's digest matches the bytes it covers, its value is valid, and it covers every byte;
+    returns its timestamp token's status, or None when it carries none (PAdES B-B)."""
+    try:
+        # Trusting the signature's own certificate only keeps pyHanko offline and away from the system's trust
+        # list; whether that certificate is the organisation's is decided by the ledger (_ledgered_signer).
+        context = tools.certvalidator.ValidationContext(trust_roots=[signature.signer_cert], allow_fetching=False)
+        status = tools.validation.validate_pdf_signature(signature, signer_validation_context=context)
+    except Exception as error:
+        raise VerificationError(f"The PDF's signature cannot be checked ({error}), and {bundle_state}.") from None
+    if not status.intact:
+        raise VerificationError(
+            f"The PDF was changed after it was signed: its signature no longer matches its bytes, and {bundle_state}."
+        )
+    if not status.valid:
+        raise VerificationError(
+            f"The PDF's signature is not a valid signature by its own certificate, and {bundle_state}."
+        )
+    if status.coverage.name != "ENTIRE_FILE":
+        start, length = (int(value) for value in list(signature.byte_range)[2:4])
+        raise VerificationError(
+            f"Bytes were added to the PDF after it was signed (the signature ends at byte {start + length} of "
+            f"{len(pdf)}), so the file is not the report as exported."
+        )
+    stamp = status.timestamp_validity
+    if stamp is not None and not (stamp.intact and stamp.valid):
+        raise VerificationError("The PDF's signature carries a timestamp token that does not match the signature.")
+    return stamp
+
+
+def _embedded_bundle(tools: Any, pdf: bytes, verifier_key: str) -> tuple[dict[str, Any], str]:
+    import io
+
+    try:
+        with tools.pikepdf.open(io.BytesIO(pdf)) as document:
+            spec = document.attachments.get(REPORT_BUNDLE_NAME)
+            raw = None if spec is None else spec.get_file().read_bytes()
+    except Exception as error:
+        raise VerificationError(f"It cannot be read from the PDF ({error}).") from None
+    if raw is None:
+        raise VerificationError(f"The PDF holds no embedded {REPORT_BUNDLE_NAME}.")
+    try:
+        bundle = _canonical_bundle(raw)
+    except ValueError:
+        raise VerificationError("It is not JSON.") from None
+    if bundle.get("format") != BUNDLE_FORMAT:
+        raise VerificationError(f"It is not a {BUNDLE_FORMAT} bundle.")
+    summary = verify_bundle(bundle, verifier_key)
+    for entry in bundle["entries"]:
+        payload = entry["payload"]
+        record, stated = payload.get("record"), payload.get("record_sha256")
+        recomputed = hashlib.sha256(canonical_json(record)).hexdigest() if isinstance(record, dict) else stated
+        if isinstance(stated, str) and recomputed != stated:
+            raise VerificationError(f"Entry {entry['index']}'s record does not hash to its record hash {stated}.")
+    return bundle, summary
+
+
+def _ledgered_signer(signature: Any, stamp: Any, bundle: dict[str, Any]) -> str:
+    """Who signed, once the signer certificate is shown to be a ledgered report-signing certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = signature.signer_cert.dump()
+    digest = hashlib.sha256(der).hexdigest()
+    subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    for entry in bundle["entries"]:
+        payload = entry["payload"]
+        if payload.get("kind") != "report_certificate":
+            continue
+        record = _record(payload)
+        try:
+            ledgered = x509.load_pem_x509_certificate(str(record.get("pem", "")).encode())
+        except ValueError:
+            raise VerificationError(
+                f"Entry {entry['index']}'s report-signing certificate is not a PEM certificate."
+            ) from None
+        if hashlib.sha256(ledgered.public_bytes(Encoding.DER)).hexdigest() != record.get("sha256"):
+            raise VerificationError(f"Entry {entry['index']}'s certificate does not hash to the SHA-256 it states.")
+        if record.get("sha256") == digest:
+            when = "" if stamp is None else f", timestamped {stamp.timestamp.isoformat()}"
+            return f"{subject} (the report-signing certificate of ledger entry {entry['index']}{when})"
+    raise VerificationError(
+        f"The PDF is signed by a certificate ({subject}, SHA-256 {digest}) that its bundle does not hold as a "
+        "ledgered report-signing certificate, so it was signed by someone other than the organisation."
+    )
+
+
+def _presented_record(bundle: dict[str, Any]) -> tuple[str, str]:
+    """(kind, record hash) of the record a report presents: the job's run, or its submission if it never ran."""
+    payloads = [entry["payload"] for entry in bundle["entries"]]
+    for kind in ("run", "submission"):
+        hashes = [p.get("record_sha256") for p in payloads if p.get("kind") == kind]
+        if len(hashes) == 1 and isinstance(hashes[0], str):
+            return kind, hashes[0]
+    raise VerificationError(f"The embedded bundle of {bundle['subject']} holds no single run or submission record.")
+
+
+def _check_shown_record(tools: Any, pdf: bytes, kind: str, record_hash: str) -> None:
+    """The record hash a person reads on the pages, and the one in the XMP, are the record the bundle proves."""
+    import io
+    import re
+
+    try:
+        reader = tools.pypdf.PdfReader(io.BytesIO(pdf))
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as error:
+        raise VerificationError(f"The report's text cannot be read ({error}).") from None
+    shown = set(re.findall(VISIBLE_RECORD_HASH, text))
+    if not shown:
+        raise VerificationError(
+            "The report's pages show no 'Record hash:' line, so a reader cannot tell which record they present."
+        )
+    if shown != {record_hash}:
+        other = ", ".join(sorted(shown - {record_hash})) or record_hash
+        raise VerificationError(
+            f"The report's pages show record hash {other}, but its embedded bundle proves the {kind} record "
+            f"{record_hash}: the pages and the evidence do not belong together."
+        )
+    try:
+        with (
+            tools.pikepdf.open(io.BytesIO(pdf)) as document,
+            document.open_metadata(set_pikepdf_as_editor=False) as xmp,
+        ):
+            in_xmp = str(xmp.get(f"{{{GLASSBOX_XMP}}}RecordSHA256", ""))
+    except Exception as error:
+        raise VerificationError(f"The report's XMP metadata cannot be read ({error}).") from None
+    if in_xmp != record_hash:
+        raise VerificationError(
+            f"The report's XMP metadata names record {in_xmp or 'none'}, not the {kind} record {record_hash} that its "
+            "embedded bundle proves."
+        )
+
+
+def _clause(error: Exception) -> str:
+    """A sentence as a clause inside another: lower-case start, no full stop."""
+    return _lower(error).rstrip(".")
+
+
+# --------------------------------------------- end of the PDF reports block ---------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="Verify a Glassbox evidence bundle offline.")
-    parser.add_argument("bundle", help="the bundle's JSON file (with --since: the consistency proof file, or a bundle)")
+    parser.add_argument(
+        "bundle",
+        help="the bundle's JSON file, or a signed report PDF (with --since: the consistency proof file, or a bundle)",
+    )
     parser.add_argument("--key", required=True, help="file holding the trusted verifier key (name+id+key)")
     parser.add_argument(
         "--since", metavar="OLD_CHECKPOINT_FILE", help="prove the log only grew since this saved checkpoint"
@@ -463,6 +692,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: verify_since(_text(args.since), json.loads(_bytes(args.bundle)), _text(args.key)),
             "the checkpoint, proof or key file",
         )
+    if _bytes(args.bundle)[:5] == b"%PDF-":  # a signed report: the bundle travels inside it
+        try:
+            return _report(lambda: verify_report(_bytes(args.bundle), _text(args.key)), "the report or key")
+        except MissingTools as missing:
+            print(f"CANNOT VERIFY: {missing}", file=sys.stderr)
+            return 2
     return _report(lambda: verify_bundle(_canonical_bundle(_bytes(args.bundle)), _text(args.key)), "the bundle or key")
 
 

@@ -21,7 +21,7 @@ NO_TRIGGERS = (
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit_app', '0017_webhook_changes_ledgered'),
+        ('audit_app', '0018_report_certificates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,6 +10,7 @@ from audit_app.models.ledger import (
     LedgerVerification,
 )
 from audit_app.models.organisation import Case, Team
+from audit_app.models.report_certificates import ReportCertificate
 from audit_app.models.reports import Report, ReportExport
 from audit_app.models.review import AccountEvent, ReviewerAssignment, ReviewerConclusion, SigningFailure, SignOff
 from audit_app.models.verification import VerificationRun
@@ -36,6 +37,7 @@ __all__ = [
     "LedgerNode",
     "LedgerVerification",
     "Report",
+    "ReportCertificate",
     "ReportExport",
     "ReviewerAssignment",
     "ReviewerConclusion",

@@ -42,6 +42,7 @@ KIND_LABELS = {
     "signing_failure": "Signing failure",
     "account": "Account change",
     "report": "PDF report",
+    "report_certificate": "Report-signing certificate",
 }
 KINDS = list(KIND_LABELS)
 # For each kind whose record names a person (runs are the worker's, not a person's): the record's column

@@ -3,6 +3,11 @@
 The order is the bundle export's (``exports.py``): the export is ledgered as an access event first, so the
 embedded bundle holds it; the report is rendered from that bundle's checkpoint, then signed. The PDF's own
 SHA-256 can only exist after signing, so it is ledgered by the caller in a second, later entry.
+
+The signing key and certificate are loaded before anything is ledgered: a missing or unreadable one
+refuses the report (``ReportSigningUnavailable``) with nothing written. Once the export is committed, a
+signing that still fails (the timestamp authority does not answer: ``ReportSigningFailed``) leaves the
+export's access event in the ledger, which is true: the evidence was read for an export that then failed.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from audit_app.models import Job
 from audit_app.services.exports import export_job
+from audit_app.services.report_certificates import ledger_certificate
 from audit_app.services.report_content import check_reportable, report_context
 from audit_app.services.report_pdf import archival_pdf
-from audit_app.services.report_signing import sign_pdf
+from audit_app.services.report_signing import report_signer, sign_pdf
 
 Progress = Callable[[str, int], None]  # (what is being done, percent done)
 
@@ -44,11 +51,16 @@ def _quiet(step: str, percent: int) -> None:
 def produce_report(job: Job, actor: User | None, actor_name: str = "", progress: Progress = _quiet) -> ProducedReport:
     """Export ``job``'s bundle (ledgered), render it to PDF/A-3b with the bundle embedded, and sign it.
 
-    Raises ``ReportRefused`` before the export when the job's evidence does not check out: no export event
-    is ledgered for a report that is never made."""
+    Raises ``ReportRefused`` before the export when the job's evidence does not check out, and
+    ``ReportSigningUnavailable`` when the report could not be signed: in both cases nothing is ledgered."""
     check_reportable(job)
+    signer = report_signer()
     progress("Exporting the evidence bundle", 5)
-    bundle = export_job(job, actor, actor_name)
+    with transaction.atomic():
+        # The certificate's entry (at its first report) goes in before the bundle is built, so this very
+        # bundle proves the certificate that signs the PDF it travels in.
+        ledger_certificate(signer.certificate, actor.get_username() if actor else actor_name)
+        bundle = export_job(job, actor, actor_name)
     exported_at = timezone.now()
     progress("Laying out the report", 20)
     context = report_context(job, json.loads(bundle), exported_at)
@@ -63,7 +75,7 @@ def produce_report(job: Job, actor: User | None, actor_name: str = "", progress:
         exported_at=exported_at,
     )
     progress("Signing", 90)
-    signed = sign_pdf(pdf)
+    signed = sign_pdf(pdf, signer)
     return ProducedReport(
         pdf=signed,
         sha256=hashlib.sha256(signed).hexdigest(),

@@ -76,14 +76,10 @@ def test_an_auditor_downloads_a_signed_jobs_pdf_and_the_verifier_accepts_it(
     assert AccessEvent.objects.filter(subject=f"report:{export.pk}", actor__username="audrey").count() == 1
     assert LedgerEntry.objects.filter(subject=f"report:{export.pk}").exists()
 
-    # COORDINATOR: once the sign helper's standalone.py reads PDFs, verify the downloaded file itself:
-    #     target = pdf_file
-    # Until then the verifier reads bundles only, so the bundle embedded in the downloaded PDF is verified.
     with pikepdf.open(io.BytesIO(pdf)) as document:
         embedded = document.attachments[BUNDLE_NAME].get_file().read_bytes()
     assert hashlib.sha256(embedded).hexdigest() == export.bundle_sha256
-    target = tmp_path / "embedded-bundle.json"
-    target.write_bytes(embedded)
+    target = pdf_file  # the downloaded file itself, with nothing but the key the auditor's page shows
 
     done = verify_offline(target, tmp_path / "glassbox.vkey", tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -26,6 +26,7 @@ from audit_app.models import (
     Document,
     KillSwitchEvent,
     LedgerVerification,
+    ReportCertificate,
     ReportExport,
     ReviewerConclusion,
     RunRecord,
@@ -47,6 +48,7 @@ EVIDENCE: dict[str, type[models.Model]] = {
     "account": AccountEvent,
     "api_key": ApiKeyEvent,
     "report": ReportExport,
+    "report_certificate": ReportCertificate,
 }
 
 

@@ -5,13 +5,16 @@ A PDF's text operators show codes, not characters. For the composite (Type 0) fo
 had no glyph for a character: that CMap sends the missing character's code to CID 0), and the CID through
 /CIDToGIDMap to a glyph id in the embedded font program. Glyph 0 is ``.notdef``, the box. So a character is
 drawn with a real glyph when its glyph id is not 0, exists in the embedded program, and has an outline (for
-anything but white space); the character itself comes from the font's /ToUnicode map.
+anything but white space) or, in a colour emoji font, a bitmap; the character itself comes from the font's
+/ToUnicode map.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import subprocess
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,7 +61,23 @@ class _Font:
             return True  # a space has no outline
         pen = ControlBoundsPen(self.glyphs)
         self.glyphs[self.glyph_order[glyph]].draw(pen)
-        return pen.bounds is not None
+        return pen.bounds is not None or glyph in _bitmap_glyphs(self.family)
+
+
+@functools.cache
+def _bitmap_glyphs(family: str) -> frozenset[int]:
+    """Glyph ids that the installed font of ``family`` draws as a colour bitmap (CBDT: Noto Color Emoji).
+
+    WeasyPrint draws such a glyph as an image at its place and embeds the font, with the glyph ids kept but
+    without outlines or bitmaps, only so the text can be read back; so the embedded program alone cannot show
+    the glyph is real, and the installed font it was drawn from is asked."""
+    found = subprocess.run(["fc-match", "-f", "%{file}\n%{index}", family], capture_output=True, text=True, check=True)
+    path, index = found.stdout.split("\n")
+    font = TTFont(path, fontNumber=int(index or 0))
+    if "CBDT" not in font:
+        return frozenset()
+    names = {name for strike in font["CBDT"].strikeData for name in strike}
+    return frozenset(i for i, name in enumerate(font.getGlyphOrder()) if name in names)
 
 
 def _encoding(encoding: Any) -> dict[int, int] | None:
@@ -144,6 +163,7 @@ def drawn_by(pdf: bytes, family: str) -> str:
 
 
 def families_for(pdf: bytes, text: str) -> set[str]:
-    """The font families that draw the letters (not digits, punctuation or spaces) of ``text``."""
-    letters = {c for c in text if unicodedata.category(c)[0] in "LM"}
+    """The font families that draw the letters (not digits, punctuation or spaces) of ``text``; of a text with
+    no letters (emoji), its symbols."""
+    letters = {c for c in text if unicodedata.category(c)[0] in "LM"} or {c for c in text if not c.isspace()}
     return {d.family for d in drawn_glyphs(pdf) if set(d.text) & letters}

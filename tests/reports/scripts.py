@@ -101,6 +101,8 @@ SAMPLES = (
         "借主は契約終了の三か月前までに書面で通知しなければならない。",
     ),
     Sample("ko", "Korean", "Hangul", "Noto Sans CJK KR", "임차인은 계약이 끝나기 석 달 전에 서면으로 통지해야 한다."),
+    # Not a language: emoji, which people put in questions and documents (a tone modifier and a flag included).
+    Sample("und-Zsye", "Emoji", "Emoji", "Noto Color Emoji", "👍🏽📄📅🇪🇺🙂✅"),
 )
 
 # A line that mixes directions, as a trace quoting a clause does: it must stay legible in both.

@@ -26,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit_app.models import AccessEvent, Job, Report, ReportExport
@@ -192,8 +192,15 @@ def export_report_file(job: Job, out: Path, actor_name: str) -> ReportExport:
 
 
 def sweep_reports() -> int:
-    """Fail reports whose renderer stopped making progress, and remove whatever file they left."""
+    """Fail reports whose renderer stopped making progress, and remove whatever file they left; send again
+    reports still queued after the same time (a message lost with the broker: the claim is conditional, so a
+    second delivery of one that was not lost does nothing)."""
     stale = timezone.now() - timedelta(seconds=settings.GLASSBOX["REPORT_STALE_AFTER_SECONDS"])
+    waiting = Report.objects.filter(status=Report.QUEUED, requested_at__lt=stale)
+    waiting = waiting.filter(Q(updated_at__isnull=True) | Q(updated_at__lt=stale))
+    for report_id in list(waiting.values_list("pk", flat=True)):
+        Report.objects.filter(pk=report_id, status=Report.QUEUED).update(updated_at=timezone.now())
+        _enqueue(report_id)
     lost = list(Report.objects.filter(status=Report.RENDERING, updated_at__lt=stale))
     failed = 0
     for report in lost:

@@ -19,6 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit_app import tasks
+from audit_app.celery import app
 from audit_app.models import AccessEvent, Job, LedgerEntry, Report, ReportExport, Team
 from audit_app.services.api_keys import create_key
 from audit_app.services.report_exports import LOST, request_report, temporary_path
@@ -178,6 +179,22 @@ def test_a_stalled_render_is_failed_by_the_sweep_and_its_temporary_file_removed(
     assert not temporary_path(report).exists()
     assert not orphan.exists()
     assert Report.objects.get(pk=fresh.pk).status == Report.RENDERING  # still making progress: left alone
+
+
+def test_a_queued_report_whose_message_was_lost_is_sent_again_by_the_sweep(analyst: User, job: Job, tmp_path: Path):
+    report = request_report(job, analyst)
+    app.control.purge()  # the broker lost the message (restarted without persistence)
+    Report.objects.filter(pk=report.pk).update(requested_at=timezone.now() - timedelta(hours=1))
+    fresh = request_report(job, analyst)
+    app.control.purge()
+    tasks.sweep_jobs()
+    assert Report.objects.get(pk=fresh.pk).updated_at is None  # not stale yet: not sent again
+    worker = start_celery("control", tmp_path / "control.log")
+    try:
+        assert finished(report.pk).status == Report.READY
+    finally:
+        stop(worker)
+    assert Report.objects.get(pk=fresh.pk).status == Report.QUEUED
 
 
 def test_a_report_not_ready_is_a_clear_409_and_an_unknown_one_a_404(team: Team, analyst: User, job: Job):

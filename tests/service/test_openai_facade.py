@@ -409,3 +409,48 @@ def test_a_call_that_outwaits_its_timeout_names_the_job_which_goes_on(key: str, 
     assert response["x-should-retry"] == "false"
     assert f"/api/v1/jobs/{job.pk}/" in response.json()["error"]["message"]
     assert job.status in (Job.QUEUED, Job.RUNNING, Job.SUCCEEDED)  # not cancelled or failed by the timeout
+
+
+JS_CHECK = ROOT / "tests" / "service" / "js"
+
+
+def test_the_official_javascript_sdk_works_unchanged_plain_streamed_and_refused(
+    web: str, key: str, paced_worker: subprocess.Popen[bytes]
+) -> None:
+    """`openai` from npm (pinned in tests/service/js/package.json, installed by deploy/setup) under Node."""
+    assert (JS_CHECK / "node_modules" / "openai").is_dir(), "deploy/setup installs the JavaScript SDK"
+    before = Submission.objects.count()
+    done = subprocess.run(
+        ["node", str(JS_CHECK / "openai_sdk.mjs")],
+        env=os.environ | {"GLASSBOX_BASE_URL": f"{web}/v1", "GLASSBOX_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = json.loads(done.stdout)
+
+    plain = got["plain"]
+    record, record_sha256 = run_of(web, key, plain["job"])
+    assert (plain["content"], plain["reasoning"]) == (record["answer"], record["thinking"])
+    assert record["thinking"]
+    assert plain["record"] == record_sha256
+    assert plain["finish"] == {"answer_budget": "length"}.get(record["finish_reason"], "stop")
+    assert plain["usage"]["prompt_tokens"] == record["prompt_token_count"] > 0
+    assert plain["usage"]["completion_tokens"] == record["generated_tokens"] > 0
+    assert plain["usage"]["completion_tokens_details"]["reasoning_tokens"] == record["thinking_tokens"]
+
+    streamed = got["streamed"]
+    (job_id,) = streamed["jobs"]  # every chunk names the one job
+    record, record_sha256 = run_of(web, key, job_id)
+    assert (streamed["thinking"], streamed["answer"]) == (record["thinking"], record["answer"])
+    assert streamed["chunks"] > 2
+    assert streamed["record"] == record_sha256
+    assert streamed["usage"]["completion_tokens"] == record["generated_tokens"]
+    assert Job.objects.get(pk=job_id).submission.domain == "finance"
+
+    refused = got["refused"]
+    assert refused["status"] == 400
+    assert refused["type"] == "BadRequestError"
+    assert "one completion per request" in refused["message"]
+    assert Submission.objects.count() == before + 2  # the refused call stored nothing

@@ -158,6 +158,30 @@ def _jobs_from(ledgered: Sequence[tuple[str, str | None]]) -> list[tuple[str, st
     return found
 
 
+# API keys are operational rows the app role may INSERT and UPDATE; their authority is their ledgered creation
+# (and revocation) in audit_app_apikeyevent, whose rows the walk checks against their entries. A key row with
+# no creation, more than one, one that says other than the row (prefix, secret, team, scopes, expiry), or a
+# row not revoked though a revocation was ledgered, was made or changed outside Glassbox (it is refused at
+# authentication; this names it).
+API_KEYS = """
+SELECT k.id, k.prefix,
+       count(e.id) FILTER (WHERE e.action = 'create'),
+       coalesce(bool_or(e.action = 'create' AND e.prefix = k.prefix AND e.secret_sha256 = k.secret_sha256
+                        AND e.team_id = k.team_id AND e.scopes = k.scopes
+                        AND e.expires_at IS NOT DISTINCT FROM k.expires_at), false),
+       coalesce(bool_or(e.action = 'revoke'), false) AND k.revoked_at IS NULL
+  FROM audit_app_apikey k
+  LEFT JOIN audit_app_apikeyevent e ON e.key_id = k.id
+ GROUP BY k.id, k.prefix
+HAVING count(e.id) FILTER (WHERE e.action = 'create') <> 1
+    OR NOT coalesce(bool_or(e.action = 'create' AND e.prefix = k.prefix AND e.secret_sha256 = k.secret_sha256
+                            AND e.team_id = k.team_id AND e.scopes = k.scopes
+                            AND e.expires_at IS NOT DISTINCT FROM k.expires_at), false)
+    OR (coalesce(bool_or(e.action = 'revoke'), false) AND k.revoked_at IS NULL)
+ ORDER BY k.id
+"""
+
+
 def check_bindings(ledgered_jobs: Sequence[tuple[str, str | None]] | None = None) -> Iterator[Problem]:
     """Every job, case, run and submission whose binding disagrees with the ledgered content, by table and id.
 
@@ -220,6 +244,23 @@ def check_bindings(ledgered_jobs: Sequence[tuple[str, str | None]] | None = None
             )
         yield from _signed_problems(cursor)
         yield from _scope_problems(cursor)
+        yield from _api_key_problems(cursor)
+
+
+def _api_key_problems(cursor: Any) -> Iterator[Problem]:
+    cursor.execute(API_KEYS)
+    for key_id, prefix, creations, matches, unrevoked in cursor.fetchall():
+        if creations == 0:
+            why = "has no ledgered creation: it was inserted outside Glassbox"
+        elif creations > 1:
+            why = f"has {creations} ledgered creations; a key has exactly one"
+        elif not matches:
+            why = "differs from its ledgered creation (prefix, secret, team, scopes, expiry): edited outside Glassbox"
+        else:
+            why = "is not revoked, but its revocation was ledgered: un-revoked outside Glassbox"
+        if unrevoked and creations == 1 and not matches:
+            why += ", and it is not revoked though its revocation was ledgered"
+        yield Problem("audit_app_apikey", str(key_id), f"API key {prefix} {why}; it is refused.")
 
 
 def _scope_problems(cursor: Any) -> Iterator[Problem]:

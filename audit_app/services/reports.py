@@ -63,9 +63,34 @@ def produce_report(job: Job, actor: User | None, actor_name: str = "", progress:
         bundle = export_job(job, actor, actor_name)
     exported_at = timezone.now()
     progress("Laying out the report", 20)
+    rendered = render_report(job, bundle, exported_at, lambda: progress("Writing the PDF/A file", 60))
+    progress("Signing", 90)
+    signed = sign_pdf(rendered.pdf, signer)
+    return ProducedReport(
+        pdf=signed,
+        sha256=hashlib.sha256(signed).hexdigest(),
+        bundle_sha256=hashlib.sha256(bundle).hexdigest(),
+        record_sha256=rendered.record_sha256,
+        checkpoint_size=int(json.loads(bundle)["checkpoint"]["size"]),
+        exported_at=exported_at,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderedReport:
+    html: str
+    pdf: bytes  # PDF/A-3b with the bundle embedded, not yet signed
+    record_sha256: str
+
+
+def render_report(
+    job: Job, bundle: bytes, exported_at: datetime.datetime, laid_out: Callable[[], None] = lambda: None
+) -> RenderedReport:
+    """The unsigned report of ``bundle`` (``job``'s, as exported) at ``exported_at``: a function of those alone,
+    so the same bundle at the same time gives the same bytes (tests/reports/test_report_determinism.py)."""
     context = report_context(job, json.loads(bundle), exported_at)
     html = render_to_string("report/report.html", context)
-    progress("Writing the PDF/A file", 60)
+    laid_out()
     pdf = archival_pdf(
         html,
         base_url=str(settings.BASE_DIR / "templates" / "report"),
@@ -74,13 +99,4 @@ def produce_report(job: Job, actor: User | None, actor_name: str = "", progress:
         test_model=context["test_model"],
         exported_at=exported_at,
     )
-    progress("Signing", 90)
-    signed = sign_pdf(pdf, signer)
-    return ProducedReport(
-        pdf=signed,
-        sha256=hashlib.sha256(signed).hexdigest(),
-        bundle_sha256=hashlib.sha256(bundle).hexdigest(),
-        record_sha256=context["record_sha256"],
-        checkpoint_size=int(json.loads(bundle)["checkpoint"]["size"]),
-        exported_at=exported_at,
-    )
+    return RenderedReport(html, pdf, context["record_sha256"])

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import subprocess
 import uuid
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.template.loader import render_to_string
 
 from audit_app.models import Job
 from audit_app.services.exports import export_job
 from audit_app.services.pipeline import claim_job, reasoning_request, record_run
-from audit_app.services.report_content import report_context
-from audit_app.services.report_pdf import archival_pdf
+from audit_app.services.reports import render_report
 from tests.factories import JobFactory, engine
 
 AT = datetime.datetime(2026, 11, 25, 1, 2, 3, tzinfo=datetime.UTC)
@@ -41,17 +37,8 @@ def job_with_text(submitter: User, thinking: str | None = None, answer: str | No
 
 def render(job: Job, bundle: bytes, at: datetime.datetime = AT) -> tuple[str, bytes]:
     """The report's HTML and its unsigned PDF for ``bundle`` exported at ``at``."""
-    context = report_context(job, json.loads(bundle), at)
-    html = render_to_string("report/report.html", context)
-    pdf = archival_pdf(
-        html,
-        base_url=str(settings.BASE_DIR / "templates" / "report"),
-        bundle=bundle,
-        record_sha256=context["record_sha256"],
-        test_model=context["test_model"],
-        exported_at=at,
-    )
-    return html, pdf
+    rendered = render_report(job, bundle, at)  # the production path, less the export and the signature
+    return rendered.html, rendered.pdf
 
 
 def exported(job: Job, actor: User) -> bytes:

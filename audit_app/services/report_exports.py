@@ -223,6 +223,12 @@ def report_file(report: Report, user: User) -> Path:
         if report.status == Report.FAILED:
             raise NotReady(f"Report {report.pk} failed, so there is no file: {report.error}")
         raise NotReady(f"Report {report.pk} is {report.status} ({report.percent}%); download it once it is ready.")
+    if report.export.job_id != report.job_id:  # type: ignore[union-attr]  # export_id is set
+        # The row is operational: an insider may re-point it at another job's ledgered export and file.
+        raise NotReady(
+            f"Report {report.pk} is for job {report.job_id}, but the export it points at was ledgered for job "
+            f"{report.export.job_id}, so it is not served; export the report again."  # type: ignore[union-attr]
+        )
     path = Path(report.path)
     if not path.is_file():
         raise NotReady(f"Report {report.pk}'s file is missing from the reports folder; export the report again.")

@@ -146,3 +146,26 @@ def test_the_command_refuses_a_missing_folder(tmp_path: Path):
     with pytest.raises(CommandError, match="is not a folder"):
         call_command("export_report", str(evidence.run.job_id), out=tmp_path / "nope" / "r.pdf", by="audrey")
     assert not ReportExport.objects.exists()
+
+
+def test_a_report_row_re_pointed_at_another_jobs_export_is_not_served(tmp_path: Path):
+    """The app role may UPDATE ``audit_app_report``: pointing job A's report at job B's ledgered export and file
+    (whose SHA-256 matches) must not hand B's PDF to whoever may see A."""
+    from audit_app.models import Report
+    from audit_app.services.report_exports import NotReady, report_file
+
+    evidence = make_evidence()
+    theirs = evidence.run.job
+    out = tmp_path / "theirs.pdf"
+    call_command("export_report", str(theirs.pk), out=out, by="audrey")
+    export = ReportExport.objects.get()
+    mine = evidence.bare.job
+    row = Report.objects.create(
+        job=mine, requested_by=evidence.user, status=Report.READY, export=export, path=str(out), size=export.pdf_size
+    )
+    before = AccessEvent.objects.count()
+    with pytest.raises(NotReady, match=f"ledgered for job {theirs.pk}"):
+        report_file(row, evidence.user)
+    assert AccessEvent.objects.count() == before  # nothing served, nothing recorded as served
+    Report.objects.filter(pk=row.pk).update(job=theirs)
+    assert report_file(Report.objects.get(pk=row.pk), evidence.user) == out  # the genuine pairing is served

@@ -27,10 +27,11 @@ class _TextStream:
         self.ids: list[int] = []
         self.emitted = 0
 
-    def delta(self) -> str:
+    def delta(self, final: bool = False) -> str:
         text = self.decode(self.ids)
-        # A multi-byte character split across tokens decodes to U+FFFD until its last byte arrives.
-        if text.endswith("\ufffd"):
+        # A multi-byte character split across tokens decodes to U+FFFD until its last byte arrives; the last
+        # update sends it as it stands, since no byte will come to complete it.
+        if text.endswith("\ufffd") and not final:
             return ""
         new, self.emitted = text[self.emitted :], len(text)
         return new
@@ -157,7 +158,7 @@ class GenerationController:
             return
         self._last_progress = now
         self._final_sent = final
-        thinking_delta, answer_delta = self._thinking_text.delta(), self._answer_text.delta()
+        thinking_delta, answer_delta = self._thinking_text.delta(final), self._answer_text.delta(final)
         self.on_progress(
             Progress(
                 phase="answer" if self.phase == "answer" else "thinking",

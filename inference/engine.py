@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from inference.batching import BatchEngine, BatchSettings, JobSession, QueueCancelled
 from inference.controller import GenerationController
-from inference.errors import GenerationError
+from inference.kv import job_tokens, kv_bytes_per_token
 from inference.loading import DEFAULT_QUANTIZATION, force_offline, load_model, quantization_settings, resolve_device
 from inference.model_dir import ModelFiles, inspect_model_dir, resolve_model_path
+from inference.phases import run_phased
 from inference.prompting import render_prompt
 from inference.provenance import model_provenance
 from inference.splitting import split_thinking
@@ -52,16 +56,26 @@ class PromptBuilder:
 
 
 class Engine:
-    """A resident model: load once per worker process, then call ``generate`` per request.
+    """A resident model: load once per GPU, then call ``generate`` from any number of threads; their jobs
+    share one continuous-batching engine (``inference/batching.py``).
 
     It holds the ``PromptBuilder`` it renders with (the tokenizer side) beside the weights, rather than
     being one: what renders a prompt needs no model, and the web process uses the builder alone.
     """
 
-    def __init__(self, prompts: PromptBuilder, model: Any, provenance: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        prompts: PromptBuilder,
+        model: Any,
+        provenance: dict[str, Any],
+        batch_settings: BatchSettings | None = None,
+    ) -> None:
         self.prompts = prompts
         self.model = model
         self.provenance = provenance
+        self.batch_settings = batch_settings or BatchSettings()
+        self._batch: BatchEngine | None = None
+        self._batch_lock = threading.Lock()
 
     @property
     def control(self) -> ControlTokens:
@@ -75,12 +89,14 @@ class Engine:
         context_limit: int = DEFAULT_CONTEXT_LIMIT,
         attn_implementation: str | None = None,
         device: str | None = None,
+        batch: BatchSettings | None = None,
     ) -> Engine:
         """Load the checkpoint at ``path`` in ``quantization`` (nf4, int8 or bf16), offline, onto one device:
         ``device``, else ``$GLASSBOX_DEVICE``, else cuda:0 when there is a GPU, else cpu."""
         quantization_settings(quantization)  # an unknown mode or device fails before any file is read
         device = resolve_device(device)
-        return cls.from_prompts(PromptBuilder.open(path, context_limit), quantization, attn_implementation, device)
+        prompts = PromptBuilder.open(path, context_limit)
+        return cls.from_prompts(prompts, quantization, attn_implementation, device, batch)
 
     @classmethod
     def from_prompts(
@@ -89,6 +105,7 @@ class Engine:
         quantization: str = DEFAULT_QUANTIZATION,
         attn_implementation: str | None = None,
         device: str | None = None,
+        batch: BatchSettings | None = None,
     ) -> Engine:
         """Load the weights behind an already opened ``PromptBuilder``."""
         quant = quantization_settings(quantization)
@@ -97,7 +114,15 @@ class Engine:
         model = load_model(prompts.files, quantization, attn_implementation, device)
         provenance = model_provenance(prompts.files, quant, device)
         provenance["load_seconds"] = round(time.perf_counter() - started, 3)
-        return cls(prompts, model, provenance)
+        return cls(prompts, model, provenance, batch)
+
+    def batch_engine(self) -> BatchEngine:
+        """The continuous-batching engine over this model, started on first use (and again if it died)."""
+        with self._batch_lock:
+            if self._batch is None or not self._batch.manager.is_running():
+                per_token = kv_bytes_per_token(self.prompts.files.config)
+                self._batch = BatchEngine(self.model, self.control.eos, self.batch_settings, per_token)
+            return self._batch
 
     def generate(
         self,
@@ -105,35 +130,51 @@ class Engine:
         on_progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
         progress_interval: float = 0.5,
+        on_wait: Callable[[int], None] | None = None,
     ) -> ReasoningResult:
-        """Reason about ``request``; ``on_progress`` streams the trace, ``should_cancel`` is polled each step."""
-        import torch
-
-        from inference.generation import run_generate
-
+        """Reason about ``request`` in the shared batching engine: wait (``on_wait`` gets the queue position)
+        until its KV memory is free, then run it in segments; ``on_progress`` streams the trace and
+        ``should_cancel`` is polled after every token."""
         prompt = self.prompts.render(request)
+        settings = request.settings
         controller = GenerationController(
-            self.control, request.settings, self.prompts.decode, on_progress, should_cancel, progress_interval
+            self.control, settings, self.prompts.decode, on_progress, should_cancel, progress_interval
         )
+        batch = self.batch_engine()
+        needed = job_tokens(len(prompt.token_ids), settings.thinking_budget, settings.answer_budget)
         try:
-            output_ids = run_generate(self.model, prompt.token_ids, controller)
-        except torch.cuda.OutOfMemoryError as exc:
-            budget = request.settings.thinking_budget + request.settings.answer_budget
-            raise GenerationError(
-                f"The GPU ran out of memory generating up to {budget} tokens after a "
-                f"{len(prompt.token_ids)}-token prompt; lower the budgets or shorten the documents."
-            ) from exc
-        return self._result(request, prompt, output_ids, controller)
+            ticket = batch.admission.reserve(needed, on_wait, should_cancel)
+        except QueueCancelled:
+            controller.stop_reason = "cancelled"  # cancelled before its first token: an empty, cancelled run
+            controller.finish()
+            return self._result(request, prompt, [], controller, dict(batch.describe(), segments=0))
+        try:
+            run = run_phased(JobSession(batch, ticket), prompt.token_ids, controller)
+        finally:
+            batch.admission.release(ticket)
+        engine = dict(
+            batch.describe(),
+            segments=run.segments,
+            shared_batches=ticket.shared,
+            queued_for_memory_seconds=ticket.waited_seconds,
+            kv_tokens_reserved=needed,
+        )
+        return self._result(request, prompt, run.output_ids, controller, engine)
 
     def _result(
-        self, request: ReasoningRequest, prompt: RenderedPrompt, output_ids: list[int], controller: GenerationController
+        self,
+        request: ReasoningRequest,
+        prompt: RenderedPrompt,
+        output_ids: list[int],
+        controller: GenerationController,
+        engine: dict[str, Any],
     ) -> ReasoningResult:
         ended = controller.clock()
         control = self.control
         split = split_thinking(output_ids, control.think, control.end_think, control.eos, self.prompts.decode)
         first = controller.first_token_at or ended
         decode_seconds = ended - first
-        provenance = dict(self.provenance, seed=request.settings.seed)
+        provenance = dict(self.provenance, seed=request.settings.seed, engine=engine)
         return ReasoningResult(
             prompt=prompt,
             settings=request.settings,

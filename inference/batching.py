@@ -295,7 +295,7 @@ class BatchEngine:
         with self._lock:
             stream = self._streams.get(output.request_id)
         if stream is not None:
-            stream.push(list(output.generated_tokens), output.is_finished(), output.error)
+            stream.push(output.generated_tokens, output.is_finished(), output.error)  # a fresh list already
 
     def cancel(self, request_id: str) -> None:
         self.manager.cancel_request(request_id)

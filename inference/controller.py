@@ -91,7 +91,9 @@ class GenerationController:
     def observe(self, token: int) -> bool:
         """Take the token just generated; True means generation must stop now."""
         now = self.clock()
-        if self.first_token_at is None:
+        if self.first_token_at is None and self._pending is None:
+            # The first token the model produced: a forced [THINK] is appended without running the model, so
+            # counting it would make time to first token say nothing about prefill.
             self.first_token_at = now
         if self._pending is not None:
             self.forced.append(

@@ -43,6 +43,11 @@ class BatchSettings:
     page_size: int = 256
     max_batch_tokens: int | None = None  # tokens per step; None: transformers' default on a GPU, 256 on a CPU
     async_batching: bool = False  # True overlaps steps on a GPU, but a solo run is then not reproducible
+    # Off by default: with a shared prefix cache, how much of a prompt is already cached (which depends on every
+    # earlier job) changes the steps, and so the random draws, before a job's first token, and a solo re-run
+    # would not repeat a solo run. Without it a forced token costs one prefill of the text so far: seconds on a
+    # GPU, against minutes of decoding.
+    prefix_cache: bool = False
 
 
 # A CPU runs only the tiny test model: this holds sixteen test jobs and keeps the attention masks (batch tokens x
@@ -198,6 +203,7 @@ class BatchEngine:
             per_request_processors=True,
             use_async_batching=settings.async_batching,
             scheduler_type="fifo",
+            allow_block_sharing=settings.prefix_cache,
         )
         self.vocab = vocab
         self._streams: dict[str, _Stream] = {}
@@ -249,6 +255,7 @@ class BatchEngine:
             "kv_bytes_per_token": self.capacity.bytes_per_token,
             "page_size": self.settings.page_size,
             "async_batching": self.settings.async_batching,
+            "prefix_cache": self.settings.prefix_cache,
         }
 
     def start(

@@ -8,8 +8,9 @@ chain of *segments*, each an ordinary engine request:
 - a thinking segment may generate at most the thinking budget left and stops at ``[/THINK]`` or EOS;
 - an answer segment may generate at most the answer budget left and stops at EOS or a reopened ``[THINK]``;
 - when the controller wants a token forced (``[/THINK]`` at the budget or after a loop), the segment is
-  cancelled, the token is appended, and the next segment starts from prompt + everything so far. The
-  engine's prefix cache absorbs the repeated prefix.
+  cancelled, the token is appended, and the next segment starts from prompt + everything so far. That
+  costs one prefill of the text so far (absorbed by a prefix cache where the engine keeps one: off by
+  default in ``batching``, for reproducibility).
 
 Every token still passes through the same ``GenerationController`` as before, one at a time, so budgets,
 forced positions, loop detection, cancel, streaming and finish reasons are decided by the same code; tokens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from audit_app import worker
 from audit_app.ledger.signer import public_verifier_key
 from audit_app.ledger.verify import verify_ledger
 from audit_app.models import Job, RunRecord, Team
+from audit_app.services import prompts
 from audit_app.services.submission import submit_job
-from inference import Engine, GenerationSettings, InferenceError
+from inference import Engine, GenerationSettings, InferenceError, ModelDirectoryError
 from inference.tiny_model import TEST_MODEL_ID
 from tests.inference.openai_server import TinyModelServer
 from tests.service.processes import start_celery, stop, wait_for
@@ -48,3 +50,19 @@ def test_the_openai_engine_without_its_server_or_model_is_refused(settings, monk
     monkeypatch.setattr(worker, "_load_error", None)
     with pytest.raises(InferenceError, match="GLASSBOX_ENGINE=openai needs GLASSBOX_OPENAI_BASE_URL"):
         worker.get_engine()
+
+
+def test_the_web_takes_a_tokenizer_only_directory_with_the_openai_engine_alone(tmp_path: Path, settings):
+    tokenizer_only = tmp_path / "tokenizer"
+    shutil.copytree(
+        settings.GLASSBOX["MODEL_PATH"], tokenizer_only, ignore=shutil.ignore_patterns("model.safetensors*")
+    )
+    prompts._open.cache_clear()
+    try:
+        settings.GLASSBOX = settings.GLASSBOX | {"MODEL_PATH": str(tokenizer_only), "ENGINE": "local"}
+        with pytest.raises(ModelDirectoryError, match="has no weights"):
+            prompts.prompt_builder()
+        settings.GLASSBOX = settings.GLASSBOX | {"ENGINE": "openai"}
+        assert prompts.prompt_builder().files.weight_files == ()
+    finally:
+        prompts._open.cache_clear()  # the next test opens the configured directory again

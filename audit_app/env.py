@@ -49,6 +49,13 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -116,6 +123,10 @@ class GlassboxSettings(TypedDict):
 
     MODEL_PATH: str
     QUANTIZATION: str
+    ENGINE: str
+    OPENAI_BASE_URL: str
+    OPENAI_MODEL: str
+    OPENAI_API_KEY: str
     CONTEXT_LIMIT: int
     MAX_UPLOAD_BYTES: int
     MAX_DOCUMENTS: int

@@ -10,6 +10,7 @@ from audit_app.env import (
     GlassboxSettings,
     database_from_url,
     env_bool,
+    env_choice,
     env_counts,
     env_float,
     env_header,
@@ -170,6 +171,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 GLASSBOX: GlassboxSettings = {
     "MODEL_PATH": env_str("MAGISTRAL_MODEL_PATH", ""),
     "QUANTIZATION": env_str("GLASSBOX_QUANTIZATION", "nf4"),
+    # local: the worker loads the weights itself; openai: a server that already serves the model (vLLM) generates,
+    # through its OpenAI-compatible /v1/completions, and the worker keeps only the tokenizer (docs/inference.md).
+    "ENGINE": env_choice("GLASSBOX_ENGINE", "local", ("local", "openai")),
+    "OPENAI_BASE_URL": env_str("GLASSBOX_OPENAI_BASE_URL", ""),
+    "OPENAI_MODEL": env_str("GLASSBOX_OPENAI_MODEL", ""),
+    "OPENAI_API_KEY": env_secret("GLASSBOX_OPENAI_API_KEY", ""),
     "CONTEXT_LIMIT": env_int("GLASSBOX_CONTEXT_LIMIT", 40_000),
     "MAX_UPLOAD_BYTES": env_int("GLASSBOX_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
     "MAX_DOCUMENTS": env_int("GLASSBOX_MAX_DOCUMENTS", 10),

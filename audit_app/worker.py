@@ -22,15 +22,16 @@ from django.conf import settings
 from audit_app.celery import INFERENCE_QUEUE, app
 from audit_app.services import workers
 from inference import Engine, InferenceError, PromptBuilder
+from inference.remote import OpenAIServer, RemoteEngine
 from inference.tiny_model import TEST_MODEL_MARKER
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-_engine: Engine | None = None
+_engine: Engine | RemoteEngine | None = None
 _load_error: InferenceError | None = None
 
 
-def get_engine() -> Engine:
+def get_engine() -> Engine | RemoteEngine:
     """The process's engine; raises the load error (one sentence) again for every job if loading failed."""
     global _engine, _load_error
     with _lock:
@@ -47,21 +48,30 @@ def get_engine() -> Engine:
         return _engine
 
 
-def _load() -> Engine:
+def _load() -> Engine | RemoteEngine:
     config = settings.GLASSBOX
+    remote = config["ENGINE"] == "openai"  # GLASSBOX_ENGINE: a server generates, this worker keeps the tokenizer
+    if remote and not (config["OPENAI_BASE_URL"] and config["OPENAI_MODEL"]):
+        raise InferenceError(
+            "GLASSBOX_ENGINE=openai needs GLASSBOX_OPENAI_BASE_URL (like http://gpu-host:8000/v1) and "
+            "GLASSBOX_OPENAI_MODEL (the name the server serves the model under)."
+        )
     # Settings that fake slowness with the tiny model; refused with a real one.
     delays = {
         "TEST_LOAD_DELAY_SECONDS": config["TEST_LOAD_DELAY_SECONDS"],
         "TEST_STEP_DELAY_SECONDS": config["TEST_STEP_DELAY_SECONDS"],
     }
     test_only = [name for name, delay in delays.items() if delay > 0]
-    if not test_only:
+    if not test_only and not remote:
         return Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"])
-    prompts = PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"])
-    if not prompts.files.config.get(TEST_MODEL_MARKER, False):
+    prompts = PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"], weights_needed=not remote)
+    if test_only and not prompts.files.config.get(TEST_MODEL_MARKER, False):
         names = " and ".join(f"GLASSBOX_{name}" for name in test_only)
         raise InferenceError(f"{names} is a test-only setting, refused with a real model.")
     time.sleep(delays["TEST_LOAD_DELAY_SECONDS"])  # stands in for the minutes a 24B model takes to load
+    if remote:
+        server = OpenAIServer(config["OPENAI_BASE_URL"], config["OPENAI_API_KEY"])
+        return RemoteEngine.from_prompts(prompts, server, config["OPENAI_MODEL"])
     return Engine.from_prompts(prompts, config["QUANTIZATION"])
 
 

@@ -39,11 +39,15 @@ class PromptBuilder:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str] | None = None, context_limit: int = DEFAULT_CONTEXT_LIMIT
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        context_limit: int = DEFAULT_CONTEXT_LIMIT,
+        weights_needed: bool = True,
     ) -> PromptBuilder:
-        """Check the directory (``MAGISTRAL_MODEL_PATH`` when ``path`` is None) and load its tokenizer."""
+        """Check the directory (``MAGISTRAL_MODEL_PATH`` when ``path`` is None) and load its tokenizer;
+        ``weights_needed=False`` accepts a tokenizer-and-config directory (the model is served elsewhere)."""
         force_offline()
-        files = inspect_model_dir(resolve_model_path(path))
+        files = inspect_model_dir(resolve_model_path(path), weights_needed)
         tokenizer = load_tokenizer(files)
         return cls(files, tokenizer, find_control_tokens(tokenizer, str(files.path)), context_limit)
 
@@ -169,33 +173,45 @@ class Engine:
         controller: GenerationController,
         engine: dict[str, Any],
     ) -> ReasoningResult:
-        ended = controller.clock()
-        control = self.control
-        split = split_thinking(output_ids, control.think, control.end_think, control.eos, self.prompts.decode)
-        first = controller.first_token_at or ended
-        decode_seconds = ended - first
-        provenance = dict(self.provenance, seed=request.settings.seed, engine=engine)
-        return ReasoningResult(
-            prompt=prompt,
-            settings=request.settings,
-            output_token_ids=tuple(output_ids),
-            raw_output=self.prompts.decode(output_ids),
-            thinking=split.thinking,
-            answer=split.answer,
-            thinking_blocks=split.thinking_blocks,
-            finish_reason=controller.finish_reason(),
-            thinking_end=controller.thinking_end,
-            forced_tokens=tuple(controller.forced),
-            thinking_tokens=split.thinking_token_count,
-            answer_tokens=split.answer_token_count,
-            generated_tokens=len(output_ids),
-            timings={
-                "started_at_unix": round(controller.started_wall, 6),
-                "time_to_first_token_seconds": round(first - controller.started_at, 4),
-                "generation_seconds": round(ended - controller.started_at, 4),
-                "decode_tokens_per_second": round((len(output_ids) - 1) / decode_seconds, 2)
-                if decode_seconds > 0 and len(output_ids) > 1
-                else 0.0,
-            },
-            provenance=provenance,
-        )
+        return build_result(self.prompts, self.provenance, request, prompt, output_ids, controller, engine)
+
+
+def build_result(
+    prompts: PromptBuilder,
+    provenance: dict[str, Any],
+    request: ReasoningRequest,
+    prompt: RenderedPrompt,
+    output_ids: list[int],
+    controller: GenerationController,
+    engine: dict[str, Any],
+) -> ReasoningResult:
+    """One job's result from its output ids, split by control-token ids; any engine (local or remote) ends here."""
+    ended = controller.clock()
+    control = prompts.control
+    split = split_thinking(output_ids, control.think, control.end_think, control.eos, prompts.decode)
+    first = controller.first_token_at or ended
+    decode_seconds = ended - first
+    return ReasoningResult(
+        prompt=prompt,
+        settings=request.settings,
+        output_token_ids=tuple(output_ids),
+        raw_output=prompts.decode(output_ids),
+        thinking=split.thinking,
+        answer=split.answer,
+        thinking_blocks=split.thinking_blocks,
+        finish_reason=controller.finish_reason(),
+        thinking_end=controller.thinking_end,
+        forced_tokens=tuple(controller.forced),
+        thinking_tokens=split.thinking_token_count,
+        answer_tokens=split.answer_token_count,
+        generated_tokens=len(output_ids),
+        timings={
+            "started_at_unix": round(controller.started_wall, 6),
+            "time_to_first_token_seconds": round(first - controller.started_at, 4),
+            "generation_seconds": round(ended - controller.started_at, 4),
+            "decode_tokens_per_second": round((len(output_ids) - 1) / decode_seconds, 2)
+            if decode_seconds > 0 and len(output_ids) > 1
+            else 0.0,
+        },
+        provenance=dict(provenance, seed=request.settings.seed, engine=engine),
+    )

@@ -42,12 +42,16 @@ def resolve_model_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def inspect_model_dir(path: Path) -> ModelFiles:
-    """Check that ``path`` holds a complete Mistral-architecture checkpoint and list its files."""
+def inspect_model_dir(path: Path, weights_needed: bool = True) -> ModelFiles:
+    """Check that ``path`` holds a complete Mistral-architecture checkpoint and list its files.
+
+    ``weights_needed=False`` is for a model served elsewhere (``inference/remote.py``): the directory then
+    needs only the config and tokenizer, and no local weight file is listed or hashed.
+    """
     if not path.is_dir():
         raise ModelDirectoryError(f"There is no model directory at {path}: {HOW_TO_PLACE_WEIGHTS}.")
     config = _read_config(path)
-    weights = _weight_files(path)
+    weights = _weight_files(path) if weights_needed else ()
     for weight in weights:
         _check_safetensors_complete(weight)
     if (path / "tokenizer.json").is_file():

@@ -24,7 +24,10 @@ def prompt_builder() -> PromptBuilder:
 @functools.cache
 def _open() -> PromptBuilder:
     config = settings.GLASSBOX
-    return PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"])
+    # A site whose model is served elsewhere (GLASSBOX_ENGINE=openai) keeps only its tokenizer and config here.
+    return PromptBuilder.open(
+        config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"], weights_needed=config["ENGINE"] == "local"
+    )
 
 
 __all__ = ["InferenceError", "prompt_builder"]

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from audit_app.models import WorkerStatus
 from inference import Engine
+from inference.remote import RemoteEngine
 
 logger = logging.getLogger(__name__)
 STALE_AFTER_BEATS = 3  # a row older than three intervals is shown as stale
@@ -37,7 +38,7 @@ def heartbeat_seconds() -> float:
     return max(0.2, settings.GLASSBOX["WORKER_HEARTBEAT_SECONDS"])
 
 
-def model_facts(engine: Engine | None, error: Exception | None) -> dict[str, Any]:
+def model_facts(engine: Engine | RemoteEngine | None, error: Exception | None) -> dict[str, Any]:
     """What the row says about the loaded model, from the engine's provenance (the run records' source too)."""
     if engine is None:
         return {"load_error": str(error) if error else "The model has not loaded."}
@@ -64,7 +65,9 @@ def beat(hostname: str, pid: int, queues: list[str], facts: dict[str, Any], star
     WorkerStatus.objects.filter(heartbeat_at__lt=now - PRUNE_AFTER).delete()
 
 
-def start_heartbeat(engine: Engine | None, error: Exception | None, queues: list[str]) -> threading.Thread:
+def start_heartbeat(
+    engine: Engine | RemoteEngine | None, error: Exception | None, queues: list[str]
+) -> threading.Thread:
     """Report this process once now (the model has loaded, or failed to) and then every interval."""
     hostname, pid, started_at = socket.gethostname(), os.getpid(), timezone.now()
     facts, interval = model_facts(engine, error), heartbeat_seconds()

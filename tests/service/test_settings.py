@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from audit_app.env import database_from_url, env_bool, env_int, env_secret
+from audit_app.env import database_from_url, env_bool, env_choice, env_int, env_secret
 
 
 def test_bool_accepts_only_true_or_false(monkeypatch: pytest.MonkeyPatch):
@@ -22,6 +22,14 @@ def test_int_names_the_variable(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("X_COUNT", "ten")
     with pytest.raises(ImproperlyConfigured, match="X_COUNT must be a whole number, not 'ten'"):
         env_int("X_COUNT", 1)
+
+
+def test_choice_refuses_a_value_not_offered(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("X_ENGINE", "vllm")
+    with pytest.raises(ImproperlyConfigured, match="X_ENGINE must be one of local, openai, not 'vllm'"):
+        env_choice("X_ENGINE", "local", ("local", "openai"))
+    monkeypatch.setenv("X_ENGINE", "openai")
+    assert env_choice("X_ENGINE", "local", ("local", "openai")) == "openai"
 
 
 def test_secret_from_file_and_missing_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -137,6 +137,8 @@ class GlassboxSettings(TypedDict):
     MAX_ATTEMPTS: int
     SOFT_TIME_LIMIT: int
     HARD_TIME_LIMIT: int
+    ENGINE_SLOTS: int
+    KV_CACHE_MEMORY: str
     LEDGER_ORIGIN: str
     LEDGER_KEY: str
     CHECKPOINT_INTERVAL_SECONDS: float

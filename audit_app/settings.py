@@ -137,7 +137,8 @@ GLASSBOX_LOGIN_LOCKOUT_SECONDS = env_int("GLASSBOX_LOGIN_LOCKOUT_SECONDS", 900)
 # The header in which the TLS proxy passes the client's address (its last entry is the one the proxy added).
 GLASSBOX_CLIENT_ADDRESS_HEADER = env_header("GLASSBOX_CLIENT_ADDRESS_HEADER")
 
-# Celery: JSON only, ids only; the inference queue takes one job per worker process at a time.
+# Celery: JSON only, ids only. An inference worker is one process with one engine and a thread per engine slot
+# (-P threads -c GLASSBOX_ENGINE_SLOTS); prefetch multiplier 1 makes its prefetch equal to its slots.
 CELERY_BROKER_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -159,10 +160,6 @@ CELERY_TASK_ROUTES = {
     "glassbox.send_webhook": {"queue": "control"},  # nor does a webhook
     "glassbox.render_report": {"queue": "control"},  # PDF reports never wait behind a model run
 }
-# Celery SIGKILLs a pool child that has not reported "up" within this time. The model loads before the
-# child reports up (audit_app/worker.py), and a 24B load takes minutes: the 4 s default would kill every
-# replacement child after an OOM or a hard time limit, forever. Sized for a model load instead.
-CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_float("GLASSBOX_MODEL_LOAD_TIMEOUT_SECONDS", 1800.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redelivery after a lost worker; the conditional claim makes a duplicate delivery harmless.
     "visibility_timeout": env_int("GLASSBOX_VISIBILITY_TIMEOUT", 3600),
@@ -187,6 +184,11 @@ GLASSBOX: GlassboxSettings = {
     "MAX_ATTEMPTS": env_int("GLASSBOX_MAX_ATTEMPTS", 3),
     "SOFT_TIME_LIMIT": env_int("GLASSBOX_SOFT_TIME_LIMIT", 3600),
     "HARD_TIME_LIMIT": env_int("GLASSBOX_HARD_TIME_LIMIT", 3900),
+    # Jobs one inference process runs at once in its engine (its -c must say the same, audit_app/worker.py).
+    "ENGINE_SLOTS": env_int("GLASSBOX_ENGINE_SLOTS", 16),
+    # KV cache the engine may fill ("24GiB"); empty: sized automatically. Parsed by the worker at start (with
+    # inference.kv.parse_size, which settings cannot import without torch), which refuses a bad value.
+    "KV_CACHE_MEMORY": env_str("GLASSBOX_KV_CACHE_MEMORY", ""),
     # The log's name in its checkpoints, and its Ed25519 signing key (PEM, or a path in ..._FILE).
     "LEDGER_ORIGIN": env_str("GLASSBOX_LEDGER_ORIGIN", "glassbox.local/ledger"),
     "LEDGER_KEY": env_secret("GLASSBOX_LEDGER_KEY", ""),

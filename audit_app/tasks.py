@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from audit_app import worker
@@ -53,25 +52,27 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
     if job is None:
         return "not claimed"
     writer = pipeline.ProgressWriter(job_id, token)
+    # The soft limit is the job's own check: the thread pool has no signal to interrupt a task with. The limit
+    # that applies: the message's, else the settings' now.
+    soft = (self.request.timelimit or (None, None))[1] or settings.GLASSBOX["SOFT_TIME_LIMIT"]
+    deadline = pipeline.Deadline(soft, writer)
     try:
         engine = worker.get_engine()
         result = engine.generate(
             pipeline.reasoning_request(job),
             on_progress=writer,
-            should_cancel=worker.paced(writer.should_cancel),
+            should_cancel=worker.paced(deadline.should_stop),
             progress_interval=settings.GLASSBOX["PROGRESS_INTERVAL"],
         )
-    except SoftTimeLimitExceeded:
-        # The limit that applied: the message's, else the task's (the settings' now).
-        soft = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
-        pipeline.fail_job(job_id, token, f"The job ran past its time limit of {soft} seconds.")
-        return "failed"
     except InferenceError as error:  # model missing, out of memory, bad stored request: one sentence each
         pipeline.fail_job(job_id, token, str(error))
         return "failed"
     except Exception as error:
         logger.exception("Job %s failed", job_id)
         pipeline.fail_job(job_id, token, f"Generation failed ({type(error).__name__}); the worker log has details.")
+        return "failed"
+    if deadline.passed:
+        pipeline.fail_job(job_id, token, f"The job ran past its time limit of {deadline.seconds} seconds.")
         return "failed"
     return "recorded" if pipeline.record_run(job_id, token, result) else "superseded"
 

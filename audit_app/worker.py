@@ -1,5 +1,7 @@
-"""The model, resident in each inference worker process: loaded once at process start, never per task.
+"""The model, resident in each inference worker process: one engine, loaded once as the process starts.
 
+An inference worker is one process with a thread pool (``-P threads -c GLASSBOX_ENGINE_SLOTS``): each task
+thread runs one job, and every job goes through the one engine, which batches them (``inference/batching.py``).
 Only workers that consume the ``inference`` queue load it; the control worker (sweep, checkpoints,
 verification) never does, so it stays light and can run beside the GPU workers. Nothing happens on
 import: ``LoadModelAtStart`` is a step of the Celery worker's start-up (registered in ``celery.py``),
@@ -16,12 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import bootsteps
-from celery.signals import worker_process_init
+from celery.concurrency.thread import TaskPool as ThreadPool
 from django.conf import settings
 
 from audit_app.celery import INFERENCE_QUEUE, app
 from audit_app.services import workers
 from inference import Engine, InferenceError, PromptBuilder
+from inference.batching import BatchSettings
+from inference.kv import parse_size
 from inference.remote import OpenAIServer, RemoteEngine
 from inference.tiny_model import TEST_MODEL_MARKER
 
@@ -48,8 +52,22 @@ def get_engine() -> Engine | RemoteEngine:
         return _engine
 
 
+def batch_settings() -> BatchSettings:
+    """The engine's slots and KV memory from the settings; ``ValueError`` (a sentence) for a bad memory size."""
+    config = settings.GLASSBOX
+    memory = config["KV_CACHE_MEMORY"].strip()
+    try:
+        memory_bytes = parse_size(memory) if memory else None
+    except ValueError as error:
+        raise ValueError(f"GLASSBOX_KV_CACHE_MEMORY: {error}") from None
+    if config["ENGINE_SLOTS"] < 1:
+        raise ValueError(f"GLASSBOX_ENGINE_SLOTS must be at least 1, not {config['ENGINE_SLOTS']}.")
+    return BatchSettings(slots=config["ENGINE_SLOTS"], kv_memory_bytes=memory_bytes)
+
+
 def _load() -> Engine | RemoteEngine:
     config = settings.GLASSBOX
+    batch = batch_settings()
     remote = config["ENGINE"] == "openai"  # GLASSBOX_ENGINE: a server generates, this worker keeps the tokenizer
     if remote and not (config["OPENAI_BASE_URL"] and config["OPENAI_MODEL"]):
         raise InferenceError(
@@ -63,7 +81,7 @@ def _load() -> Engine | RemoteEngine:
     }
     test_only = [name for name, delay in delays.items() if delay > 0]
     if not test_only and not remote:
-        return Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"])
+        return Engine.load(config["MODEL_PATH"] or None, config["QUANTIZATION"], config["CONTEXT_LIMIT"], batch=batch)
     prompts = PromptBuilder.open(config["MODEL_PATH"] or None, config["CONTEXT_LIMIT"], weights_needed=not remote)
     if test_only and not prompts.files.config.get(TEST_MODEL_MARKER, False):
         names = " and ".join(f"GLASSBOX_{name}" for name in test_only)
@@ -72,13 +90,14 @@ def _load() -> Engine | RemoteEngine:
     if remote:
         server = OpenAIServer(config["OPENAI_BASE_URL"], config["OPENAI_API_KEY"])
         return RemoteEngine.from_prompts(prompts, server, config["OPENAI_MODEL"])
-    return Engine.from_prompts(prompts, config["QUANTIZATION"])
+    return Engine.from_prompts(prompts, config["QUANTIZATION"], batch=batch)
 
 
 def paced(should_cancel: Callable[[], bool]) -> Callable[[], bool]:
-    """The engine's per-step check, slowed by GLASSBOX_TEST_STEP_DELAY_SECONDS so tests can act mid-run.
+    """The job's per-token check, slowed by GLASSBOX_TEST_STEP_DELAY_SECONDS so tests can act mid-run.
 
-    Safe to apply to every job: ``_load`` refuses the setting unless the model is the tiny test model.
+    It slows the job's own thread (the reader of its token stream), not the engine, which runs on
+    meanwhile. Safe to apply to every job: ``_load`` refuses the setting unless the model is the tiny test model.
     """
     delay = settings.GLASSBOX["TEST_STEP_DELAY_SECONDS"]
     if delay <= 0:
@@ -92,20 +111,51 @@ def paced(should_cancel: Callable[[], bool]) -> Callable[[], bool]:
 
 
 def serves_inference() -> bool:
-    """Whether this worker consumes the inference queue (``-Q``, applied before the pool forks)."""
+    """Whether this worker consumes the inference queue (``-Q``, applied before the worker's steps are made)."""
     return INFERENCE_QUEUE in app.amqp.queues.consume_from
 
 
-def _load_at_start(**_: object) -> None:
-    with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
-        get_engine()
-    workers.start_heartbeat(_engine, _load_error, sorted(app.amqp.queues.consume_from))
+def shape_refusal(pool: type, concurrency: int) -> str | None:
+    """Why an inference worker of this pool and concurrency must not start, or None.
+
+    One engine per process, so the pool must be threads (prefork would load the model in every child), and
+    its threads are the engine's slots: a mismatch would leave slots idle or jobs claimed but waiting.
+    """
+    if not issubclass(pool, ThreadPool):
+        return (
+            "An inference worker runs one engine in one process and must use the thread pool: "
+            "start it with -P threads (docs/operations.md, 'Running the service')."
+        )
+    slots = settings.GLASSBOX["ENGINE_SLOTS"]
+    if concurrency != slots:
+        return (
+            f"This inference worker would run {concurrency} task threads but its engine has {slots} slots "
+            f"(GLASSBOX_ENGINE_SLOTS): start it with -c {slots}, or set GLASSBOX_ENGINE_SLOTS={concurrency}."
+        )
+    return None
 
 
-class LoadModelAtStart(bootsteps.Step):
-    """A worker start-up step: an inference worker loads the model in each pool process as it starts."""
+class LoadModelAtStart(bootsteps.StartStopStep):
+    """A worker start-up step: an inference worker checks its shape, then loads the model once, in its own
+    process, before its consumer (a step Celery starts last) takes any job."""
 
     def __init__(self, parent: Any, **options: Any) -> None:
         super().__init__(parent, **options)
-        if serves_inference():  # the worker applied -Q before creating its steps
-            worker_process_init.connect(_load_at_start, weak=False)
+        self.serves = serves_inference()  # the worker applied -Q before creating its steps
+        if not self.serves:
+            return
+        try:
+            batch_settings()
+            refusal = shape_refusal(parent.pool_cls, parent.concurrency)
+        except ValueError as error:
+            refusal = str(error)
+        if refusal is not None:
+            logger.critical(refusal)
+            raise SystemExit(refusal)
+
+    def start(self, parent: Any) -> None:
+        if not self.serves:
+            return
+        with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
+            get_engine()
+        workers.start_heartbeat(_engine, _load_error, sorted(app.amqp.queues.consume_from))

@@ -111,7 +111,10 @@ def service_commands() -> dict[str, list[str]]:
             *[PYTHON, "-m", "gunicorn", "audit_app.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "2"],
             *["-k", "gthread", "--threads", "8", "--timeout", "120"],
         ],
-        "inference": [*celery, "worker", "-Q", "inference", "-c", "1", "-n", "inference0@%h", "--loglevel=INFO"],
+        "inference": [
+            *[*celery, "worker", "-Q", "inference", "-P", "threads", "-c", "16", "--prefetch-multiplier", "1"],
+            *["-n", "inference0@%h", "--loglevel=INFO"],
+        ],
         "control": [*celery, "worker", "-Q", "control", "-c", "2", "-n", "control@%h", "--loglevel=INFO"],
         "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(VAR / "beat-schedule")],
     }

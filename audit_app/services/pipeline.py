@@ -7,6 +7,7 @@ Every write after the claim is conditional on the claim token, so a worker that 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -91,6 +92,26 @@ class ProgressWriter:
 
     def should_cancel(self) -> bool:
         return self.cancelled
+
+
+class Deadline:
+    """A job's soft time limit, checked with its cancel request after every token and while it waits for memory.
+
+    Once passed, the job stops as if cancelled and the task fails it with the limit's sentence instead of
+    storing a run. A job whose engine stops producing tokens is never checked: its heartbeat stops, and the
+    sweep treats it as lost (``GLASSBOX_STALE_AFTER_SECONDS``).
+    """
+
+    def __init__(self, seconds: float, writer: ProgressWriter) -> None:
+        self.seconds = seconds
+        self.writer = writer
+        self.ends_at = time.monotonic() + seconds
+        self.passed = False
+
+    def should_stop(self) -> bool:
+        if not self.passed and not self.writer.should_cancel() and time.monotonic() >= self.ends_at:
+            self.passed = True
+        return self.passed or self.writer.should_cancel()
 
 
 def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRecord | None:

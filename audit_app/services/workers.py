@@ -1,8 +1,8 @@
 """Worker status for operators: each inference process upserts its ``WorkerStatus`` row from a heartbeat thread.
 
-Why a thread in the worker process and not a beat-driven ping: an inference process runs one job at a time,
-for minutes, and a ping task would wait behind that job, so a busy, healthy worker would look dead; a broadcast
-control command is answered by the parent, which knows nothing of the model its child loaded. The thread
+Why a thread in the worker process and not a beat-driven ping: an inference process runs as many jobs as its
+engine has slots, each for minutes, and a ping task would wait behind them, so a busy, healthy worker would look
+dead. One thread per process (started once the model has loaded or failed to), beside the task threads; it
 lives and dies with the process that holds the model, so a silent row means that process is gone (or stuck
 at the database), which is what an operator needs to see. Rows are operational and overwritten, never
 evidence; rows silent for a day are pruned by the next heartbeat of any worker.

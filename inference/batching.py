@@ -29,6 +29,9 @@ from inference.kv import KvCapacity
 from inference.phases import Sampling
 
 WaitCallback = Callable[[int], None]
+# A waiting job's position is reported when it changes and at least this often, so the caller can show the
+# job is alive (a worker writes its heartbeat then, and the sweep never takes a waiting job for a lost one).
+WAIT_REPORT_SECONDS = 5.0
 Cancelled = Callable[[], bool]
 
 
@@ -84,12 +87,15 @@ class Admission:
         self._changed = threading.Condition()
 
     def reserve(self, tokens: int, on_wait: WaitCallback | None = None, cancelled: Cancelled | None = None) -> Ticket:
-        """Block until ``tokens`` positions and a slot are free for this job; refuse one that could never fit."""
+        """Block until ``tokens`` positions and a slot are free for this job; refuse one that could never fit.
+
+        While it waits, ``on_wait`` gets its 1-based place in the queue when that changes and every
+        ``WAIT_REPORT_SECONDS``; ``cancelled`` is polled at least twice a second."""
         refusal = self.capacity.refusal(tokens)
         if refusal is not None:
             raise GenerationError(refusal)
         ticket = Ticket(tokens, next(self._numbers))
-        started = time.monotonic()
+        started = last_report = time.monotonic()
         reported = 0
         with self._changed:
             self.waiting.append(ticket)
@@ -104,8 +110,10 @@ class Admission:
                     position = self.waiting.index(ticket) + 1
                     if position == reported:
                         self._changed.wait(timeout=0.5)
-                if position != reported and on_wait is not None:
+                now = time.monotonic()
+                if on_wait is not None and (position != reported or now - last_report >= WAIT_REPORT_SECONDS):
                     on_wait(position)  # outside the lock: it may write to a database
+                    last_report = now
                 reported = position
                 if cancelled is not None and cancelled():
                     raise QueueCancelled

@@ -117,6 +117,7 @@ class GlassboxSettings(TypedDict):
     MODEL_PATH: str
     QUANTIZATION: str
     CONTEXT_LIMIT: int
+    KV_CACHE_MEMORY: str
     MAX_UPLOAD_BYTES: int
     MAX_DOCUMENTS: int
     PROGRESS_INTERVAL: float

@@ -171,6 +171,9 @@ GLASSBOX: GlassboxSettings = {
     "MODEL_PATH": env_str("MAGISTRAL_MODEL_PATH", ""),
     "QUANTIZATION": env_str("GLASSBOX_QUANTIZATION", "nf4"),
     "CONTEXT_LIMIT": env_int("GLASSBOX_CONTEXT_LIMIT", 40_000),
+    # The KV cache an inference engine may fill ("24GiB"; empty: sized from free GPU memory). The web refuses
+    # a job that could never fit it while no live worker has reported its real cache (services/submission.py).
+    "KV_CACHE_MEMORY": env_str("GLASSBOX_KV_CACHE_MEMORY", ""),
     "MAX_UPLOAD_BYTES": env_int("GLASSBOX_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
     "MAX_DOCUMENTS": env_int("GLASSBOX_MAX_DOCUMENTS", 10),
     "PROGRESS_INTERVAL": env_float("GLASSBOX_PROGRESS_INTERVAL", 1.0),

@@ -60,6 +60,7 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
             on_progress=writer,
             should_cancel=worker.paced(writer.should_cancel),
             progress_interval=settings.GLASSBOX["PROGRESS_INTERVAL"],
+            on_wait=writer.waiting,  # its place in the queue for GPU memory, on the job row for the analyst
         )
     except SoftTimeLimitExceeded:
         # The limit that applied: the message's, else the task's (the settings' now).

@@ -88,7 +88,8 @@ def serves_inference() -> bool:
 
 def _load_at_start(**_: object) -> None:
     with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
-        get_engine()
+        # The batching engine too: its KV cache is allocated now, so the heartbeat reports real capacity.
+        get_engine().batch_engine()
     workers.start_heartbeat(_engine, _load_error, sorted(app.amqp.queues.consume_from))
 
 

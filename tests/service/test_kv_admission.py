@@ -4,11 +4,13 @@ fit refused at submission on every path (nothing stored), and the analyst's plac
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +20,7 @@ from audit_app.services.api_keys import create_key
 from audit_app.services.pipeline import ProgressWriter, cancel_job, claim_job
 from audit_app.services.prompts import prompt_builder
 from audit_app.services.submission import submit_job
-from inference import GenerationSettings, Progress
+from inference import Engine, GenerationSettings, Progress
 from inference.kv import kv_bytes_per_token
 from inference.tiny_model import TEST_MODEL_MARKER
 from tests.service.processes import wait_for
@@ -164,3 +166,47 @@ def test_a_job_waiting_for_memory_keeps_its_heartbeat_and_can_be_cancelled(analy
     assert wait_for(writer.should_cancel, timeout=5, what="the cancel read while waiting")
     row = Job.objects.get(pk=job.pk)
     assert (row.status, row.queue_position) == (Job.RUNNING, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_does_not_fit_beside_another_waits_shows_its_place_then_runs(
+    analyst: User, team: Team, settings, monkeypatch: pytest.MonkeyPatch
+):
+    """run_job itself, twice at once, in this process, on a real engine whose KV cache holds one job only."""
+    from audit_app import tasks, worker
+    from inference.batching import BatchSettings
+
+    builder = prompt_builder()
+    per_token = kv_bytes_per_token(builder.files.config)
+    one_job = BatchSettings(slots=4, kv_memory_bytes=3 * 256 * per_token)  # 768 tokens: a ~650-token job, not two
+    engine = Engine.from_prompts(builder, "bf16", batch=one_job)
+    monkeypatch.setattr(worker, "_engine", engine)
+    settings.GLASSBOX = settings.GLASSBOX | {"TEST_STEP_DELAY_SECONDS": 0.05, "PROGRESS_INTERVAL": 0.1}
+    first, second = (submit_job(analyst, team, "C-1", "legal", f"Question {n}?", generation=SMALL) for n in range(2))
+    outcomes: dict[int, str] = {}
+
+    def run(job: Job) -> None:
+        try:
+            outcomes[job.pk] = tasks.run_job(job.pk)
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=run, args=(first,))]
+    runs[0].start()
+    try:
+        wait_for(lambda: Job.objects.get(pk=first.pk).thinking_tokens > 0, timeout=60, what="the first job to run")
+        runs.append(threading.Thread(target=run, args=(second,)))
+        runs[1].start()
+        waiting = wait_for(lambda: Job.objects.filter(pk=second.pk, queue_position=1).first(), timeout=10, what="wait")
+        assert isinstance(waiting, Job)
+        assert waiting.status == Job.RUNNING  # claimed, holding no memory yet
+    finally:
+        for thread in runs:
+            thread.join(timeout=120)
+        engine.batch_engine().stop()
+    assert outcomes == {first.pk: "recorded", second.pk: "recorded"}
+    second.refresh_from_db()
+    assert (second.status, second.queue_position) == (Job.SUCCEEDED, None)
+    recorded = second.run.provenance["engine"]
+    assert recorded["queued_for_memory_seconds"] > 0
+    assert recorded["shared_batches"] is False  # it ran after the first, alone

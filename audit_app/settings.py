@@ -187,7 +187,8 @@ GLASSBOX: GlassboxSettings = {
     # Jobs one inference process runs at once in its engine (its -c must say the same, audit_app/worker.py).
     "ENGINE_SLOTS": env_int("GLASSBOX_ENGINE_SLOTS", 16),
     # KV cache the engine may fill ("24GiB"); empty: sized automatically. Parsed by the worker at start (with
-    # inference.kv.parse_size, which settings cannot import without torch), which refuses a bad value.
+    # inference.kv.parse_size, which settings cannot import without torch), which refuses a bad value. The web
+    # also uses it to refuse a job that could never fit while no live worker has reported its real cache.
     "KV_CACHE_MEMORY": env_str("GLASSBOX_KV_CACHE_MEMORY", ""),
     # The log's name in its checkpoints, and its Ed25519 signing key (PEM, or a path in ..._FILE).
     "LEDGER_ORIGIN": env_str("GLASSBOX_LEDGER_ORIGIN", "glassbox.local/ledger"),

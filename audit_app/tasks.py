@@ -63,6 +63,7 @@ def run_job(self: Task[Any, Any], job_id: int) -> str:
             on_progress=writer,
             should_cancel=worker.paced(deadline.should_stop),
             progress_interval=settings.GLASSBOX["PROGRESS_INTERVAL"],
+            on_wait=writer.waiting,  # its place in the queue for GPU memory, on the job row for the analyst
         )
     except InferenceError as error:  # model missing, out of memory, bad stored request: one sentence each
         pipeline.fail_job(job_id, token, str(error))

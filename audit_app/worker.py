@@ -157,5 +157,7 @@ class LoadModelAtStart(bootsteps.StartStopStep):
         if not self.serves:
             return
         with contextlib.suppress(InferenceError):  # each job will fail with the stored sentence
-            get_engine()
+            engine = get_engine()
+            if isinstance(engine, Engine):  # its KV cache is allocated now, so the heartbeat reports real capacity
+                engine.batch_engine()
         workers.start_heartbeat(_engine, _load_error, sorted(app.amqp.queues.consume_from))

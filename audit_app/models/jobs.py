@@ -28,6 +28,8 @@ class Job(models.Model):
     partial_thinking = models.TextField(blank=True)
     partial_answer = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # While a claimed job waits for GPU memory: its 1-based place in its engine's memory queue (None otherwise).
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

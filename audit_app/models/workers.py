@@ -19,6 +19,10 @@ class WorkerStatus(models.Model):
     quantization = models.CharField(max_length=20, blank=True)
     is_test_model = models.BooleanField(default=False)
     load_error = models.TextField(blank=True)  # the one sentence when the model did not load
+    # The engine's capacity as allocated (0 when unknown): the web refuses a job that no live worker could hold.
+    slots = models.PositiveIntegerField(default=0)
+    kv_cache_tokens = models.PositiveBigIntegerField(default=0)
+    kv_bytes_per_token = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField()
     heartbeat_at = models.DateTimeField()
 

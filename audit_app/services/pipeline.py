@@ -51,6 +51,7 @@ def claim_job(job_id: int, token: uuid.UUID, task_id: str = "") -> Job | None:
         partial_thinking="",
         partial_answer="",
         error="",
+        queue_position=None,
     )
     return Job.objects.select_related("submission").get(pk=job_id) if claimed else None
 
@@ -68,7 +69,12 @@ def reasoning_request(job: Job) -> ReasoningRequest:
 
 
 class ProgressWriter:
-    """Writes the growing trace to the job row (throttled by the engine) and reads back a cancel request."""
+    """Writes the growing trace to the job row (throttled by the engine) and reads back a cancel request.
+
+    While the job waits for GPU memory (``waiting``) no progress comes, so the writer keeps the job's
+    heartbeat fresh itself (or the sweep would take a waiting job for a lost one) and keeps reading the
+    cancel request; the first progress clears the queue position.
+    """
 
     def __init__(self, job_id: int, token: uuid.UUID) -> None:
         self.job_id = job_id
@@ -76,22 +82,43 @@ class ProgressWriter:
         self.thinking = ""
         self.answer = ""
         self.cancelled = False
+        self.queued_for_memory = False
+        self._beaten = 0.0
 
     def __call__(self, progress: Progress) -> None:
         self.thinking += storable(progress.thinking_delta)
         self.answer += storable(progress.answer_delta)
-        still_ours = Job.objects.filter(pk=self.job_id, claim_token=self.token).update(
+        self.queued_for_memory = False
+        self._write(
             partial_thinking=self.thinking,
             partial_answer=self.answer,
             thinking_tokens=progress.thinking_tokens,
             answer_tokens=progress.answer_tokens,
-            heartbeat_at=timezone.now(),
+            queue_position=None,
+        )
+
+    def waiting(self, position: int) -> None:
+        """The engine's ``on_wait``: the job's 1-based place in the queue for GPU memory, shown to the analyst."""
+        self.queued_for_memory = True
+        self._write(queue_position=position)
+
+    def should_cancel(self) -> bool:
+        if self.queued_for_memory and time.monotonic() - self._beaten >= self.wait_beat_seconds():
+            self._write()
+        return self.cancelled
+
+    @staticmethod
+    def wait_beat_seconds() -> float:
+        """How often a job waiting for memory renews its heartbeat: well inside the sweep's stale limit."""
+        return min(5.0, settings.GLASSBOX["STALE_AFTER_SECONDS"] / 4)
+
+    def _write(self, **fields: object) -> None:
+        self._beaten = time.monotonic()
+        still_ours = Job.objects.filter(pk=self.job_id, claim_token=self.token).update(
+            heartbeat_at=timezone.now(), **fields
         )
         requested = Job.objects.filter(pk=self.job_id).values_list("cancel_requested", flat=True).first()
         self.cancelled = not still_ours or bool(requested)
-
-    def should_cancel(self) -> bool:
-        return self.cancelled
 
 
 class Deadline:
@@ -153,6 +180,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
         job.finished_at = timezone.now()
         job.thinking_tokens, job.answer_tokens = result.thinking_tokens, result.answer_tokens
         job.partial_thinking = job.partial_answer = ""
+        job.queue_position = None
         job.save(
             update_fields=[
                 "status",
@@ -161,6 +189,7 @@ def record_run(job_id: int, token: uuid.UUID, result: ReasoningResult) -> RunRec
                 "answer_tokens",
                 "partial_thinking",
                 "partial_answer",
+                "queue_position",
             ]
         )
         notifications.run_recorded(job)  # reviewers are told once this transaction commits
@@ -174,7 +203,7 @@ def fail_job(job_id: int, token: uuid.UUID | None, reason: str) -> None:
     if token is not None:
         owned = owned.filter(claim_token=token)
     with transaction.atomic():
-        if owned.update(status=Job.FAILED, error=reason, finished_at=timezone.now()):
+        if owned.update(status=Job.FAILED, error=reason, finished_at=timezone.now(), queue_position=None):
             webhooks.job_finished([job_id])
 
 
@@ -221,7 +250,7 @@ def sweep_jobs() -> dict[str, int]:
     # enqueued_at=None: the dead worker's message is unacknowledged and only returns after the
     # visibility timeout, so the job needs a new one now.
     requeued = Job.objects.filter(lost, cancel_requested=False, attempts__lt=limits["MAX_ATTEMPTS"]).update(
-        status=Job.QUEUED, claim_token=None, enqueued_at=None
+        status=Job.QUEUED, claim_token=None, enqueued_at=None, queue_position=None
     )
     counts = {"cancelled": cancelled, "failed": failed, "requeued": requeued, "sent": 0}
     if current_suspension() is None:

@@ -6,7 +6,9 @@ between the services and the tasks that call them.
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -66,3 +68,22 @@ def send_missing_messages(sent_before: datetime | None = None) -> int:
         else:
             overdue = [(pk, task_id) for pk, task_id in overdue if task_id not in pending]
     return sum(enqueue_job(job_id) for job_id in unsent + [pk for pk, _ in overdue])
+
+
+def queue_positions(jobs: Iterable[Job]) -> dict[int, int | None]:
+    """Each job's 1-based place in line, by id; None for one running or finished.
+
+    A queued job's place is among all queued jobs in submission order (the inference queue is site-wide and
+    first in, first out; a requeued job keeps its place here though its new message waits at the back). A
+    claimed job waiting for GPU memory has the place its worker wrote from the engine's memory queue.
+    One query for any number of jobs.
+    """
+    jobs = list(jobs)
+    positions = {job.pk: job.queue_position if job.status == Job.RUNNING else None for job in jobs}
+    queued = [job.pk for job in jobs if job.status == Job.QUEUED]
+    if queued:
+        line = list(
+            Job.objects.filter(status=Job.QUEUED, pk__lte=max(queued)).order_by("pk").values_list("pk", flat=True)
+        )
+        positions |= {pk: bisect.bisect_left(line, pk) + 1 for pk in queued}
+    return positions

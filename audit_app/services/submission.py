@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from audit_app.ledger import derived
@@ -19,8 +20,10 @@ from audit_app.services.names import check_visible_name
 from audit_app.services.prompts import prompt_builder
 from audit_app.services.queueing import enqueue_job
 from audit_app.services.store import store_evidence
+from audit_app.services.workers import largest_live_capacity
 from inference import Document as PromptDocument
 from inference import GenerationSettings, InferenceError, InvalidRequestError, ReasoningRequest, extraction
+from inference.kv import KvCapacity, job_tokens, parse_size
 from inference.prompting import validate_settings
 
 logger = logging.getLogger(__name__)
@@ -84,7 +87,8 @@ def submit_job(
         documents=tuple(PromptDocument(d.name, d.text) for d in documents),
         settings=generation,
     )
-    template_id = _check_prompt(request)
+    prompt_tokens, template_id = _check_prompt(request)
+    _check_capacity(prompt_tokens, generation)
     with transaction.atomic():
         job = _store(user, team, case_reference, case_title, request, template_id, documents, rerun_of_sha256)
         transaction.on_commit(lambda: enqueue_job(job.pk))
@@ -110,13 +114,41 @@ def text_bound(generation: GenerationSettings, context_limit: int) -> int:
     return extraction.text_bound(context_limit - budget)
 
 
-def _check_prompt(request: ReasoningRequest) -> str:
+def _check_prompt(request: ReasoningRequest) -> tuple[int, str]:
+    """The rendered prompt's token count and template id."""
     try:
-        return prompt_builder().render(request).template_id
+        prompt = prompt_builder().render(request)
+        return len(prompt.token_ids), prompt.template_id
     except InvalidRequestError as error:
         raise SubmissionError(error.field, str(error)) from None
     except InferenceError as error:  # the model folder itself is unusable: say so, store nothing
         raise SubmissionError("__all__", str(error)) from None
+
+
+def _check_capacity(prompt_tokens: int, generation: GenerationSettings) -> None:
+    """Refuse a job that could never fit the KV cache, in the sentence the engine's admission would say.
+
+    The largest cache a live worker reported, else the configured ``GLASSBOX_KV_CACHE_MEMORY``; with neither
+    known the job is accepted, and a worker whose cache cannot hold it fails it at once with the same sentence.
+    """
+    capacity = largest_live_capacity() or configured_capacity()
+    if capacity is None:
+        return
+    refusal = capacity.refusal(job_tokens(prompt_tokens, generation.thinking_budget, generation.answer_budget))
+    if refusal is not None:
+        raise SubmissionError("answer_budget", refusal)  # beside the budgets, as the context limit's refusal
+
+
+def configured_capacity() -> KvCapacity | None:
+    """``GLASSBOX_KV_CACHE_MEMORY`` in tokens of the configured model; None when it is not set."""
+    memory = settings.GLASSBOX["KV_CACHE_MEMORY"]
+    if not memory:
+        return None
+    try:
+        size = parse_size(memory)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"GLASSBOX_KV_CACHE_MEMORY: {error}") from None
+    return KvCapacity.from_memory(prompt_builder().files.config, size)
 
 
 def _store(

@@ -25,7 +25,8 @@ from django.db import Error, connection
 from django.utils import timezone
 
 from audit_app.models import WorkerStatus
-from inference import Engine
+from inference import Engine, InferenceError
+from inference.kv import KvCapacity
 from inference.remote import RemoteEngine
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,24 @@ def model_facts(engine: Engine | RemoteEngine | None, error: Exception | None) -
         "quantization": str(provenance.get("quantization", {}).get("mode", "")),
         "is_test_model": bool(provenance.get("is_test_model", False)),
         "load_error": "",
+        **capacity_facts(engine),
+    }
+
+
+def capacity_facts(engine: Engine | RemoteEngine) -> dict[str, int]:
+    """The batching engine's slots and the KV cache it really allocated (zeros, meaning unknown, if it could not
+    start, or when a remote server generates and keeps its cache to itself)."""
+    if isinstance(engine, RemoteEngine):
+        return {"slots": 0, "kv_cache_tokens": 0, "kv_bytes_per_token": 0}
+    try:
+        batch = engine.batch_engine()  # already started at load (worker.py): this only reads it
+    except InferenceError as error:
+        logger.error("The batching engine did not start: %s", error)
+        return {"slots": 0, "kv_cache_tokens": 0, "kv_bytes_per_token": 0}
+    return {
+        "slots": batch.settings.slots,
+        "kv_cache_tokens": batch.capacity.tokens,
+        "kv_bytes_per_token": batch.capacity.bytes_per_token,
     }
 
 
@@ -92,8 +111,32 @@ class WorkerRow:
     status: WorkerStatus
     stale: bool
 
+    @property
+    def capacity(self) -> str:
+        """Like "16 slots, KV cache 131,072 tokens (32 MiB)"; empty when the engine reported none."""
+        row = self.status
+        if not row.kv_cache_tokens:
+            return ""
+        size = row.kv_cache_tokens * row.kv_bytes_per_token
+        memory = f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+        return f"{row.slots} slots, KV cache {row.kv_cache_tokens:,} tokens ({memory})"
+
+
+def _stale_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=STALE_AFTER_BEATS * heartbeat_seconds())
+
 
 def worker_rows() -> list[WorkerRow]:
     """Every reported worker, each marked stale when its heartbeat is older than three intervals."""
-    cutoff = timezone.now() - timedelta(seconds=STALE_AFTER_BEATS * heartbeat_seconds())
+    cutoff = _stale_cutoff()
     return [WorkerRow(row, row.heartbeat_at < cutoff) for row in WorkerStatus.objects.all()]
+
+
+def largest_live_capacity() -> KvCapacity | None:
+    """The largest KV cache of any live (not stale) inference worker that reported one; None when none did."""
+    row = (
+        WorkerStatus.objects.filter(heartbeat_at__gte=_stale_cutoff(), kv_cache_tokens__gt=0, kv_bytes_per_token__gt=0)
+        .order_by("-kv_cache_tokens")
+        .first()
+    )
+    return None if row is None else KvCapacity(row.kv_cache_tokens, row.kv_bytes_per_token)

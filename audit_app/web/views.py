@@ -19,6 +19,7 @@ from audit_app.services.errors import SubmissionError
 from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.killswitch import current_suspension
 from audit_app.services.pipeline import cancel_job
+from audit_app.services.queueing import queue_positions
 from audit_app.services.report_exports import reports_of
 from audit_app.services.rerun import rerun_job, rerun_links
 from audit_app.services.review_state import AWAITING_REVIEW, may_review, review_of, reviews
@@ -146,6 +147,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_submit": can_submit,
         "context_limit": f"{django_settings.GLASSBOX['CONTEXT_LIMIT']:,}",
         "reports": reports_of(job),
+        "queue_position": queue_positions([job])[job.pk],
     }
     return render(request, "jobs/detail.html", context)
 
@@ -155,7 +157,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def job_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The polled fragment; once the job is finished the page reloads to show the stored record."""
     job = get_object_or_404(visible_jobs(_user(request)), pk=pk)
-    response = render(request, "jobs/_live.html", {"job": job, "oob": True})
+    context = {"job": job, "oob": True, "queue_position": queue_positions([job])[job.pk]}
+    response = render(request, "jobs/_live.html", context)
     if job.is_finished:
         response["HX-Refresh"] = "true"
     return response

@@ -12,10 +12,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audit_app.models import Job, WorkerStatus
+from audit_app.models import Job, LedgerEntry, Submission, WorkerStatus
+from audit_app.services.errors import SubmissionError
 from audit_app.services.pipeline import claim_job, fail_job
+from audit_app.services.prompts import prompt_builder
 from audit_app.services.submission import Upload, submit_job
 from inference import GenerationSettings
+from inference.kv import kv_bytes_per_token
 from tests.ledger.evidence import run_job_inline
 from tests.service.processes import pool_children, start_celery, stop, wait_for
 
@@ -90,10 +93,19 @@ def backend_pids() -> set[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_path: Path, operator, settings):
-    settings.GLASSBOX = settings.GLASSBOX | {"WORKER_HEARTBEAT_SECONDS": 0.5}  # the page's stale mark: 3 beats
+def test_a_real_worker_reports_its_model_and_kv_cache_refreshes_and_goes_stale(
+    tmp_path: Path, operator, analyst, team, settings, monkeypatch
+):
+    # The page's stale mark: 3 beats. A context limit above the CPU engine's 131,072-token KV cache, so that a
+    # job's budgets can pass it and still never fit the cache.
+    settings.GLASSBOX = settings.GLASSBOX | {"WORKER_HEARTBEAT_SECONDS": 0.5, "CONTEXT_LIMIT": 300_000}
+    monkeypatch.setattr(prompt_builder(), "context_limit", 300_000)  # the process's builder, opened once
+    huge = GenerationSettings(thinking_budget=100_000, answer_budget=100_000, seed=0)
+    # No worker has reported and GLASSBOX_KV_CACHE_MEMORY is unset: the web takes it, the worker refuses it.
+    too_large = submit_job(analyst, team, "C-1", "legal", "Binding?", generation=huge)
     before = backend_pids()  # this session's other connections (the live server thread's) stay up below
-    process = start_celery("inference", tmp_path / "w.log", env={"GLASSBOX_WORKER_HEARTBEAT_SECONDS": "0.5"})
+    env = {"GLASSBOX_WORKER_HEARTBEAT_SECONDS": "0.5", "GLASSBOX_CONTEXT_LIMIT": "300000"}
+    process = start_celery("inference", tmp_path / "w.log", env=env)
     try:
         row = wait_for(lambda: WorkerStatus.objects.first(), timeout=90, what="the worker's status row")
         assert isinstance(row, WorkerStatus)
@@ -105,6 +117,19 @@ def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_pat
         assert row.model_revision
         assert row.queues == "inference"
         assert row.load_error == ""
+        # The engine's capacity as allocated (the batching engine starts with the model).
+        assert (row.slots, row.kv_bytes_per_token) == (16, kv_bytes_per_token(prompt_builder().files.config))
+        assert row.kv_cache_tokens >= 100_000
+        failed = wait_for(
+            lambda: Job.objects.filter(pk=too_large.pk, status=Job.FAILED).first(), timeout=30, what="a quick failure"
+        )
+        assert isinstance(failed, Job)  # at once with the admission's sentence, naming the cache it reports
+        assert "tokens of context (prompt plus thinking and answer budgets)" in failed.error
+        assert f"but the engine holds {row.kv_cache_tokens:,} tokens" in failed.error
+        stored = (Submission.objects.count(), Job.objects.count(), LedgerEntry.objects.count())
+        with pytest.raises(SubmissionError, match=f"the engine holds {row.kv_cache_tokens:,} tokens"):
+            submit_job(analyst, team, "C-1", "legal", "Binding?", generation=huge)  # now the web knows
+        assert (Submission.objects.count(), Job.objects.count(), LedgerEntry.objects.count()) == stored
         first = row.heartbeat_at
         wait_for(lambda: WorkerStatus.objects.get(pk=row.pk).heartbeat_at > first, timeout=10, what="a heartbeat")
         # The database drops the worker's connection (a restart, a failover): the thread reconnects and goes on.
@@ -120,6 +145,7 @@ def test_a_real_worker_reports_its_loaded_model_refreshes_and_goes_stale(tmp_pat
         line = html.split(f'data-worker="{row.hostname}:{row.pid}"', 1)[1].split("</tr>", 1)[0]
         assert "glassbox/tiny-magistral-test-model" in line
         assert "TEST MODEL" in line
+        assert f"16 slots, KV cache {row.kv_cache_tokens:,} tokens" in line
         assert row.device.split(" ")[0] in line
         assert "stale" not in line
     finally:

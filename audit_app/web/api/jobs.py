@@ -20,6 +20,7 @@ from audit_app.services.errors import SubmissionError
 from audit_app.services.evidence import job_evidence, job_rows
 from audit_app.services.exports import ExportRefused, export_job
 from audit_app.services.pipeline import cancel_job
+from audit_app.services.queueing import queue_positions
 from audit_app.services.review_state import reviews
 from audit_app.services.submission import Upload, submit_job
 from audit_app.web.api import idempotency
@@ -41,7 +42,11 @@ def _job(request: Request, pk: int) -> Job:
 
 def job_context(jobs: list[Job]) -> dict[str, Any]:
     """What ``JobOut`` shows beside the job rows: ledgered submissions and reviews, a few queries for all."""
-    return {"ledgered": {job.pk: ledgered for job, ledgered in job_rows(jobs)}, "reviews": reviews(jobs)}
+    return {
+        "ledgered": {job.pk: ledgered for job, ledgered in job_rows(jobs)},
+        "reviews": reviews(jobs),
+        "queue_positions": queue_positions(jobs),
+    }
 
 
 def job_data(job: Job) -> dict[str, Any]:

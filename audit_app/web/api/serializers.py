@@ -90,6 +90,11 @@ class JobOut(serializers.Serializer[Any]):
     answer_tokens = serializers.IntegerField()
     cancel_requested = serializers.BooleanField()
     error = serializers.CharField()
+    queue_position = serializers.SerializerMethodField(
+        help_text="Where the job waits, 1-based; null when it is not waiting. While queued: its place among the "
+        "site's queued jobs in submission order (1 is next). While running: its place in its engine's queue "
+        "for GPU memory (KV cache), until its first tokens arrive. Operational, not evidence."
+    )
     domain = serializers.SerializerMethodField()
     case_reference = serializers.SerializerMethodField()
     case_title = serializers.SerializerMethodField()
@@ -108,6 +113,10 @@ class JobOut(serializers.Serializer[Any]):
     def _field(self, job: Job, name: str) -> str | None:
         ledgered = self._ledgered(job)
         return str(ledgered.record[name]) if ledgered.verified else None
+
+    def get_queue_position(self, job: Job) -> int | None:
+        positions: dict[int, int | None] = self.context.get("queue_positions", {})
+        return positions.get(job.pk)
 
     def get_domain(self, job: Job) -> str | None:
         return self._field(job, "domain")

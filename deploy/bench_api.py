@@ -169,10 +169,10 @@ def main() -> None:
                 break
             time.sleep(0.2)
         wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, 3, args.connections)  # warm both workers
+        got = wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, args.seconds, args.connections)
         for _ in range(5):  # each worker renders its first prompt after loading the tokenizer (seconds): warm up
             if wrk(f"{base}/api/v1/jobs/", new.secret, 3, args.connections, script)["p99"] < 1000:
                 break
-        got = wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, args.seconds, args.connections)
         posted = wrk(f"{base}/api/v1/jobs/", new.secret, args.seconds, args.connections, script)
         missing = wrk(f"{base}{NOT_FOUND}", new.secret, args.seconds, args.connections, expect=404)
         key_only = wrk(f"{base}{PUBLIC_KEY}", new.secret, args.seconds, args.connections)

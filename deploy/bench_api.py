@@ -170,7 +170,10 @@ def main() -> None:
             time.sleep(0.2)
         wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, 3, args.connections)  # warm both workers
         got = wrk(f"{base}/api/v1/jobs/{job.pk}/", new.secret, args.seconds, args.connections)
-        for _ in range(5):  # each worker renders its first prompt after loading the tokenizer (seconds): warm up
+        # Each worker loads the tokenizer on its first prompt render: 6-7 s here when one request does it, but 16
+        # concurrent first POSTs stalled both workers, GETs included, for over 12 s. Warm up with 2 connections.
+        wrk(f"{base}/api/v1/jobs/", new.secret, 10, 2, script)
+        for _ in range(5):
             if wrk(f"{base}/api/v1/jobs/", new.secret, 3, args.connections, script)["p99"] < 1000:
                 break
         posted = wrk(f"{base}/api/v1/jobs/", new.secret, args.seconds, args.connections, script)

@@ -17,7 +17,9 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, User
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from audit_app.models import ApiKey, ApiKeyEvent, Team
@@ -127,16 +129,28 @@ def revoke_key(key: ApiKey, actor: User | None, actor_name: str = "") -> ApiKey:
 
 
 def authenticate(raw: str) -> ApiKey | None:
-    """The usable key whose secret is ``raw``, or None (unknown, wrong secret, revoked or expired)."""
+    """The usable key whose secret is ``raw``, or None (unknown, wrong secret, revoked or expired).
+
+    One query reads the key row, its account, team and role names, and the ids of its event rows; the row is
+    then compared with what the key's ledgered events grant (``granted_by_ledger``) on every request.
+    """
     if not raw.startswith(KEY_START) or raw.count("_") < 2:
         return None
     prefix = raw[: len(KEY_START) + 8]
-    key = ApiKey.objects.select_related("user", "team").filter(prefix=prefix).first()
+    key = (
+        ApiKey.objects.select_related("user", "team")
+        .annotate(
+            event_ids=ArraySubquery(ApiKeyEvent.objects.filter(key=OuterRef("pk")).order_by("id").values("id")),
+            role_names=ArraySubquery(Group.objects.filter(user=OuterRef("user_id")).values("name")),
+        )
+        .filter(prefix=prefix)
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.secret_sha256, _digest(raw)) or not key.is_usable():
         return None
     if not key.user.is_active:  # its service account deactivated on the Users page: the key stops too
         return None
-    if not granted_by_ledger(key):
+    if not granted_by_ledger(key, tuple(key.event_ids)):
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
@@ -145,26 +159,48 @@ def authenticate(raw: str) -> ApiKey | None:
     return key
 
 
-def _ledgered_events(key: ApiKey) -> list[dict[str, object]]:
-    """The key's events that are evidence (row and entry agree), oldest first; forged or edited rows are left out."""
+def _ledgered_events(key: ApiKey) -> tuple[tuple[int, ...], list[dict[str, object]]]:
+    """The ids of the key's event rows, and those events that are evidence (row and entry agree), oldest first;
+    forged or edited rows are left out."""
     events = list(ApiKeyEvent.objects.filter(key=key).order_by("id"))
     checked = check_rows("api_key", events)
-    return [checked[event.pk].record for event in events if checked[event.pk].verified]
+    ids = tuple(event.pk for event in events)
+    return ids, [checked[event.pk].record for event in events if checked[event.pk].verified]
 
 
-def granted_by_ledger(key: ApiKey) -> bool:
+GRANT_FIELDS = ("prefix", "secret_sha256", "team_id", "scopes", "expires_at")
+# Per process: key id -> (the ids of its event rows, what its ledgered events grant). Ledger entries never change,
+# so what they grant changes only with a new event row (a revocation, say): a request whose key has other event
+# ids than those cached reads and checks the events again. The key row itself is compared on every request.
+_GRANTS: dict[int, tuple[tuple[int, ...], tuple[object, ...] | None]] = {}
+
+
+def _ledgered_grant(key: ApiKey, event_ids: tuple[int, ...] | None) -> tuple[object, ...] | None:
+    """What ``key``'s ledgered events grant, as ``GRANT_FIELDS`` of its one ledgered creation; None when there is
+    no such creation (none, or more than one) or a ledgered revocation followed."""
+    cached = _GRANTS.get(key.pk)
+    if event_ids is not None and cached is not None and cached[0] == event_ids:
+        return cached[1]
+    ids, events = _ledgered_events(key)
+    created = [e for e in events if e["action"] == ApiKeyEvent.CREATE]
+    grant = None
+    if len(created) == 1 and not any(e["action"] == ApiKeyEvent.REVOKE for e in events):
+        grant = tuple(created[0][f] for f in GRANT_FIELDS)
+    if len(events) == len(ids):  # cached only when every event row is evidence: a forged row is re-read each time
+        _GRANTS[key.pk] = (ids, grant)
+    return grant
+
+
+def granted_by_ledger(key: ApiKey, event_ids: tuple[int, ...] | None = None) -> bool:
     """Whether ``key``'s row says what its ledgered creation said (secret, team, scopes, expiry) and no ledgered
     revocation followed. The row is operational and the app's database role may edit or insert it: a key
-    INSERTed without its evidence, or widened, re-pointed or un-revoked by UPDATE, is refused, not trusted."""
-    events = _ledgered_events(key)
-    created = [e for e in events if e["action"] == ApiKeyEvent.CREATE]
+    INSERTed without its evidence, or widened, re-pointed or un-revoked by UPDATE, is refused, not trusted.
+
+    ``event_ids``, the ids of the key's event rows read with the row, lets a process reuse what it checked
+    before while they are unchanged; without them the events are read and checked again."""
     expires = key.expires_at.astimezone(datetime.UTC).isoformat() if key.expires_at else None
     says = (key.prefix, key.secret_sha256, key.team_id, key.scopes, expires)
-    granted = (
-        len(created) == 1
-        and tuple(created[0][f] for f in ("prefix", "secret_sha256", "team_id", "scopes", "expires_at")) == says
-        and not any(e["action"] == ApiKeyEvent.REVOKE for e in events)
-    )
+    granted = _ledgered_grant(key, event_ids) == says
     if not granted:
         logger.error(
             "API key %s (row %s) refused: its row does not match its ledgered creation, or it was revoked; "
@@ -177,7 +213,8 @@ def granted_by_ledger(key: ApiKey) -> bool:
 
 def ledgered_webhook_url(key: ApiKey) -> str:
     """Where the ledger says ``key``'s job events go ("" for nowhere): the last webhook event that is evidence."""
-    changes = [e for e in _ledgered_events(key) if e["action"] in (ApiKeyEvent.WEBHOOK_SET, ApiKeyEvent.WEBHOOK_REMOVE)]
+    _, events = _ledgered_events(key)
+    changes = [e for e in events if e["action"] in (ApiKeyEvent.WEBHOOK_SET, ApiKeyEvent.WEBHOOK_REMOVE)]
     return str(changes[-1].get("webhook_url", "")) if changes else ""
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Model, Q, QuerySet
 
 from audit_app.models import Job, ReviewerAssignment, ReviewerConclusion, RunRecord, SignOff
 from audit_app.models.organisation import REVIEWER
@@ -97,9 +98,12 @@ def approvals_required(domain: str) -> int:
 def reviews(jobs: Sequence[Job]) -> dict[int, Review]:
     """Each job's review from ledgered evidence, in a few queries for all of them."""
     ids = [job.pk for job in jobs]
-    signoffs = list(SignOff.objects.filter(job_id__in=ids).order_by("id"))
-    conclusions = list(ReviewerConclusion.objects.filter(job_id__in=ids).order_by("id"))
-    runs = list(RunRecord.objects.filter(job_id__in=ids))
+    held = _tables_holding(ids)
+    signoffs = list(SignOff.objects.filter(job_id__in=ids).order_by("id")) if SignOff in held else []
+    conclusions = (
+        list(ReviewerConclusion.objects.filter(job_id__in=ids).order_by("id")) if ReviewerConclusion in held else []
+    )
+    runs = list(RunRecord.objects.filter(job_id__in=ids)) if RunRecord in held else []
     signed = check_rows("signoff", signoffs)
     concluded = check_rows("conclusion", conclusions)
     ran = check_rows("run", runs)
@@ -118,6 +122,19 @@ def reviews(jobs: Sequence[Job]) -> dict[int, Review]:
         version = sum(1 for s in signoffs if s.job_id == job.pk)
         result[job.pk] = _review(job, bound, signatures, texts, problems, version)
     return result
+
+
+def _tables_holding(ids: list[int]) -> set[type[Model]]:
+    """Which of sign-offs, conclusions and run records hold rows of these jobs, in one query: a job that is
+    queued or has no review yet costs one query here, not three."""
+    if not ids:
+        return set()
+    tables = (SignOff, ReviewerConclusion, RunRecord)
+    probes = ", ".join(f"EXISTS (SELECT 1 FROM {table._meta.db_table} WHERE job_id = ANY(%s))" for table in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {probes}", [ids] * len(tables))
+        row = cursor.fetchone()
+    return {table for table, holds in zip(tables, row, strict=True) if holds}
 
 
 def _bound_records(

@@ -25,6 +25,11 @@ def roles(user: User | AnonymousUser) -> frozenset[str]:
     return cached
 
 
+def remember_roles(user: User, names: list[str]) -> None:
+    """Roles read with the user in another query (an API key's, in its one query), so ``roles`` reads none."""
+    setattr(user, "_glassbox_roles", frozenset(names))  # noqa: B010 (the per-request cache ``roles`` reads)
+
+
 def has_role(user: User | AnonymousUser, role: str) -> bool:
     return role in roles(user)
 

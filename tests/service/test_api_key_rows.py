@@ -63,6 +63,7 @@ def test_a_key_row_widened_re_pointed_or_extended_is_refused(team: Team) -> None
 
 def test_a_key_row_given_another_secret_is_refused(team: Team) -> None:
     new = create_key("Reporting", team, "read", None, "t")
+    assert get(new.secret) == 200  # checked once: the process now remembers what the ledger grants this key
     known = new.key.prefix + "_" + "k" * 43  # a secret the insider chose, in place of the one the ledger names
     app_role(
         "UPDATE audit_app_apikey SET secret_sha256 = %s WHERE id = %s",
@@ -74,6 +75,7 @@ def test_a_key_row_given_another_secret_is_refused(team: Team) -> None:
 
 def test_a_revoked_key_un_revoked_by_update_stays_refused(team: Team) -> None:
     new = create_key("Matter system", team, "read", None, "t")
+    assert get(new.secret) == 200  # remembered as granted until the key has another event: the revocation
     revoke_key(new.key, None, "t")
     app_role("UPDATE audit_app_apikey SET revoked_at = NULL WHERE id = %s", new.key.pk)
     app_role("UPDATE auth_user SET is_active = true WHERE id = %s", new.key.user_id)

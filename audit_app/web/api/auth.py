@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from audit_app.models import ApiKey
 from audit_app.models.api import READ, SUBMIT
 from audit_app.services import api_keys
+from audit_app.web.permissions import remember_roles
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -32,6 +33,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This API key is unknown, revoked or expired; ask an operator for a valid one."
             )
+        remember_roles(key.user, key.role_names)  # type: ignore[attr-defined]  # read with the key
         return key.user, key
 
     def authenticate_header(self, request: Request) -> str:

@@ -82,8 +82,19 @@ def paced(should_cancel: Callable[[], bool]) -> Callable[[], bool]:
 
 
 def serves_inference() -> bool:
-    """Whether this worker consumes the inference queue (``-Q``, applied before the pool forks)."""
-    return INFERENCE_QUEUE in app.amqp.queues.consume_from
+    """Whether this worker consumes an inference queue (``inference`` or ``inference.<name>``, from ``-Q``,
+    applied before the pool forks). A queue that names a quantization (``inference.nf4``) must match the one
+    this worker loads: a mismatch stops the worker at start with a sentence rather than serve the wrong model."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from audit_app.services.queueing import queue_promise_refusal
+    from inference.loading import QUANTIZATION_MODES
+
+    queues = sorted(app.amqp.queues.consume_from)
+    refusal = queue_promise_refusal(queues, settings.GLASSBOX["QUANTIZATION"], tuple(QUANTIZATION_MODES))
+    if refusal is not None:
+        raise ImproperlyConfigured(refusal)
+    return any(queue == INFERENCE_QUEUE or queue.startswith(INFERENCE_QUEUE + ".") for queue in queues)
 
 
 def _load_at_start(**_: object) -> None:

@@ -15,9 +15,11 @@ QUESTION = "Is a verbal contract binding?"
 
 @pytest.fixture
 def engine(engine: Engine) -> Engine:
-    """The shared tiny engine with its batching engine started and one job run. Known defect, not hidden: the
-    FIRST sampled job on a freshly started batching engine does not repeat (its draws come out offset, observed
-    on transformers 5.24 on CPU; cause not found); every later solo run does, which is what is asserted here."""
+    """The shared tiny engine with the template's prompt already in its prefix cache. Known defect, not hidden:
+    a sampled solo run repeats only a run that found the same prefix-cache state. transformers' chunked prefill
+    draws from the generator at every prefill step (256 tokens a step on CPU), and a prompt whose pages are
+    cached takes fewer steps, so the first job after an engine start draws two numbers more than a re-run of it
+    and its tokens come out offset (observed; with allow_block_sharing=False every run repeats the first)."""
     ask(engine, thinking_budget=4, answer_budget=4, seed=0)
     return engine
 

@@ -76,6 +76,28 @@ def env_counts(name: str, default: str, keys: list[str]) -> dict[str, int]:
     return counts
 
 
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def env_queue(name: str, default: str) -> str:
+    """A Celery queue name: letters, digits, '.', '_' and '-' (``inference.nf4``)."""
+    value = env_str(name, default).strip()
+    if not QUEUE_NAME.match(value):
+        raise ImproperlyConfigured(f"{name} must be a queue name (letters, digits, '.', '_', '-'), not {value!r}.")
+    return value
+
+
+def env_routes(name: str, keys: list[str]) -> dict[str, str]:
+    """``clinical=inference.bf16`` as ``{"clinical": "inference.bf16"}``: only ``keys``, each a queue name."""
+    routes: dict[str, str] = {}
+    for item in env_list(name, ""):
+        key, _, value = (part.strip() for part in item.partition("="))
+        if key not in keys or not QUEUE_NAME.match(value):
+            raise ImproperlyConfigured(f"{name} must list domains ({', '.join(keys)}) as domain=queue, not {item!r}.")
+        routes[key] = value
+    return routes
+
+
 def env_secret(name: str, default: str | None = None) -> str:
     """``NAME``, else the contents of the file named by ``NAME_FILE`` (Docker and systemd secrets)."""
     if os.environ.get(name):
@@ -127,6 +149,8 @@ class GlassboxSettings(TypedDict):
     OPENAI_BASE_URL: str
     OPENAI_MODEL: str
     OPENAI_API_KEY: str
+    INFERENCE_QUEUE: str
+    INFERENCE_ROUTES: dict[str, str]
     CONTEXT_LIMIT: int
     MAX_UPLOAD_BYTES: int
     MAX_DOCUMENTS: int

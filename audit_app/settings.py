@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 from audit_app.env import (
@@ -16,6 +17,8 @@ from audit_app.env import (
     env_header,
     env_int,
     env_list,
+    env_queue,
+    env_routes,
     env_secret,
     env_str,
 )
@@ -152,10 +155,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # the ``control`` worker runs everything else (sweep, checkpoints, verification) and never loads it.
 # Each queue its own exchange and key: a bare Queue(name) binds to the default exchange and key, and
 # would then receive the control queue's messages too.
-CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("inference", "control")]
+# Routing by model and quantization (docs/operations.md, "Scale-out"): run_job goes to GLASSBOX_INFERENCE_QUEUE,
+# or to the queue GLASSBOX_INFERENCE_ROUTES names for the job's domain; every such queue is ``inference`` or
+# ``inference.<name>`` (``inference.nf4``), so a worker knows from its -Q alone that it must load the model.
+INFERENCE_QUEUE = env_queue("GLASSBOX_INFERENCE_QUEUE", "inference")
+INFERENCE_ROUTES = env_routes("GLASSBOX_INFERENCE_ROUTES", ["legal", "finance", "clinical"])
+for _queue in (INFERENCE_QUEUE, *INFERENCE_ROUTES.values()):
+    if _queue != "inference" and not _queue.startswith("inference."):
+        raise ImproperlyConfigured(f"Inference queue {_queue!r} must be named inference or inference.<name>.")
+_QUEUE_NAMES = dict.fromkeys(["inference", INFERENCE_QUEUE, *INFERENCE_ROUTES.values(), "control"])
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in _QUEUE_NAMES]
 CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_TASK_ROUTES = {
-    "glassbox.run_job": {"queue": "inference"},
+    "glassbox.run_job": {"queue": INFERENCE_QUEUE},  # enqueue_job names the domain's queue where one is routed
     "glassbox.send_notification": {"queue": "control"},  # mail never waits behind a model run
     "glassbox.send_webhook": {"queue": "control"},  # nor does a webhook
     "glassbox.render_report": {"queue": "control"},  # PDF reports never wait behind a model run
@@ -174,6 +186,8 @@ GLASSBOX: GlassboxSettings = {
     "OPENAI_BASE_URL": env_str("GLASSBOX_OPENAI_BASE_URL", ""),
     "OPENAI_MODEL": env_str("GLASSBOX_OPENAI_MODEL", ""),
     "OPENAI_API_KEY": env_secret("GLASSBOX_OPENAI_API_KEY", ""),
+    "INFERENCE_QUEUE": INFERENCE_QUEUE,
+    "INFERENCE_ROUTES": INFERENCE_ROUTES,
     "CONTEXT_LIMIT": env_int("GLASSBOX_CONTEXT_LIMIT", 40_000),
     "MAX_UPLOAD_BYTES": env_int("GLASSBOX_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
     "MAX_DOCUMENTS": env_int("GLASSBOX_MAX_DOCUMENTS", 10),

@@ -20,6 +20,7 @@ from typing import Any
 from celery import bootsteps
 from celery.concurrency.thread import TaskPool as ThreadPool
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from audit_app.celery import INFERENCE_QUEUE, app
 from audit_app.services import workers
@@ -111,8 +112,17 @@ def paced(should_cancel: Callable[[], bool]) -> Callable[[], bool]:
 
 
 def serves_inference() -> bool:
-    """Whether this worker consumes the inference queue (``-Q``, applied before the worker's steps are made)."""
-    return INFERENCE_QUEUE in app.amqp.queues.consume_from
+    """Whether this worker consumes an inference queue (``inference`` or ``inference.<name>``, from ``-Q``,
+    applied before the pool forks). A queue that names a quantization (``inference.nf4``) must match the one
+    this worker loads: a mismatch stops the worker at start with a sentence rather than serve the wrong model."""
+    from audit_app.services.queueing import queue_promise_refusal
+    from inference.loading import QUANTIZATION_MODES
+
+    queues = sorted(app.amqp.queues.consume_from)
+    refusal = queue_promise_refusal(queues, settings.GLASSBOX["QUANTIZATION"], tuple(QUANTIZATION_MODES))
+    if refusal is not None:
+        raise ImproperlyConfigured(refusal)
+    return any(queue == INFERENCE_QUEUE or queue.startswith(INFERENCE_QUEUE + ".") for queue in queues)
 
 
 def shape_refusal(pool: type, concurrency: int) -> str | None:
@@ -141,7 +151,11 @@ class LoadModelAtStart(bootsteps.StartStopStep):
 
     def __init__(self, parent: Any, **options: Any) -> None:
         super().__init__(parent, **options)
-        self.serves = serves_inference()  # the worker applied -Q before creating its steps
+        try:
+            self.serves = serves_inference()  # the worker applied -Q before creating its steps
+        except ImproperlyConfigured as error:  # its queue promises other weights than it would load
+            logger.critical(str(error))
+            raise SystemExit(str(error)) from None
         if not self.serves:
             return
         try:

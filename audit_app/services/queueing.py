@@ -24,10 +24,43 @@ logger = logging.getLogger(__name__)
 RUN_JOB = "glassbox.run_job"
 
 
+def is_inference_queue(name: str) -> bool:
+    """``inference`` or ``inference.<name>``: a worker consuming one holds a model (``worker.serves_inference``)."""
+    return name == INFERENCE_QUEUE or name.startswith(INFERENCE_QUEUE + ".")
+
+
+def inference_queues() -> list[str]:
+    """Every queue this site sends jobs to: the default and each domain's route."""
+    config = settings.GLASSBOX
+    return list(dict.fromkeys([config["INFERENCE_QUEUE"], *config["INFERENCE_ROUTES"].values()]))
+
+
+def queue_for(domain: str) -> str:
+    """The queue a job of ``domain`` goes to (``GLASSBOX_INFERENCE_ROUTES``, else ``GLASSBOX_INFERENCE_QUEUE``)."""
+    config = settings.GLASSBOX
+    return config["INFERENCE_ROUTES"].get(domain, config["INFERENCE_QUEUE"])
+
+
+def queue_promise_refusal(queues: list[str], quantization: str, modes: tuple[str, ...]) -> str | None:
+    """The sentence refusing a worker whose inference queue names a quantization other than the one it loads
+    (``-Q inference.bf16`` with ``GLASSBOX_QUANTIZATION=nf4``), or None."""
+    for queue in queues:
+        if not is_inference_queue(queue):
+            continue
+        promised = [part for part in queue.split(".")[1:] if part in modes]
+        if promised and promised != [quantization]:
+            return (
+                f"This worker consumes {queue!r}, which promises {' and '.join(promised)} weights, but "
+                f"GLASSBOX_QUANTIZATION is {quantization!r}; start it on a queue that names its quantization."
+            )
+    return None
+
+
 def enqueue_job(job_id: int) -> bool:
-    """Send the job to the inference queue; with the broker down it stays queued for the sweep."""
+    """Send the job to its domain's inference queue; with the broker down it stays queued for the sweep."""
     try:
-        result = send_by_name(RUN_JOB, job_id, retry=False)
+        domain = Job.objects.filter(pk=job_id).values_list("submission__domain", flat=True).first() or ""
+        result = send_by_name(RUN_JOB, job_id, retry=False, queue=queue_for(domain))
     except Exception:  # kombu raises several types for an unreachable broker
         logger.warning("Broker unreachable: job %s stays queued until the sweep re-sends it.", job_id, exc_info=True)
         return False
@@ -35,13 +68,16 @@ def enqueue_job(job_id: int) -> bool:
     return True
 
 
-def send_by_name(task: str, argument: int, retry: bool = True) -> AsyncResult[Any]:
-    """Send ``task`` with the time limits configured now (Celery would send the task's, cached in this process)."""
+def send_by_name(task: str, argument: int, retry: bool = True, queue: str | None = None) -> AsyncResult[Any]:
+    """Send ``task`` with the time limits configured now (Celery would send the task's, cached in this process);
+    ``queue`` overrides the task's route."""
     limits = settings.GLASSBOX
+    routing: dict[str, Any] = {} if queue is None else {"queue": queue}
     return app.send_task(
         task,
         args=(argument,),
         retry=retry,
+        **routing,
         soft_time_limit=limits["SOFT_TIME_LIMIT"],
         time_limit=limits["HARD_TIME_LIMIT"],
     )
@@ -61,7 +97,7 @@ def send_missing_messages(sent_before: datetime | None = None) -> int:
     overdue = list(older.values_list("pk", "task_id"))
     if overdue:
         try:
-            pending = pending_task_ids(INFERENCE_QUEUE)
+            pending = set().union(*(pending_task_ids(queue) for queue in inference_queues()))
         except Exception:  # broker unreachable: these jobs keep their stored state until the next sweep
             logger.warning("Broker unreachable: cannot check which queued jobs lost their message.", exc_info=True)
             overdue = []

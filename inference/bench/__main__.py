@@ -39,7 +39,7 @@ def tiny_rows(args: argparse.Namespace, bandwidth: float) -> list[Measurement]:
         for mode in args.modes:
             engine = Engine.load(model_dir, quantization=mode)
             for batch in args.batches:
-                for variant in ("dynamic", "static"):
+                for variant in ("dynamic", "static", "continuous-batching"):
                     rows.append(
                         measure(
                             engine.model,
@@ -88,7 +88,10 @@ def magistral_rows(args: argparse.Namespace, bandwidth: float, device: str) -> l
     label = "Magistral arch (random)" + ("" if args.magistral_layers == 40 else f", {args.magistral_layers} layers")
     for mode in args.modes:
         model = build_random_model(config, mode, device)
-        variants = ("dynamic", "static", "static+compile") if mode == "nf4" else ("dynamic", "static+compile")
+        variants: tuple[str, ...] = (
+            ("dynamic", "static", "static+compile") if mode == "nf4" else ("dynamic", "static+compile")
+        )
+        variants += ("continuous-batching",)
         for batch in args.batches:
             for variant in variants:
                 row = measure(
@@ -107,7 +110,7 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--modes", type=lambda s: s.split(","), default=list(QUANTIZATION_MODES))
-    parser.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[1, 8])
+    parser.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[1, 16])
     parser.add_argument("--magistral-layers", type=int, default=40, help="fewer only for a smoke run")
     parser.add_argument("--magistral-on-cpu", action="store_true", help="smoke-run the Magistral path on CPU")
     parser.add_argument("--write", type=Path, default=None, help="replace the bench section of this Markdown file")
@@ -131,7 +134,10 @@ def main() -> None:
         rows += magistral_rows(args, bandwidth, magistral_device)
         notes.append(
             "Magistral arch (random): MistralForCausalLM with Magistral Small 1.1's exact shapes and random weights; "
-            "roofline = copy bandwidth / weight bytes read per token (all layers and the LM head)."
+            "roofline = copy bandwidth / weight bytes read per token (all layers and the LM head); ratio = one "
+            "stream's decode speed over it (one step reads the weights once for every stream). dynamic = eager "
+            "`generate`; static+compile = static cache and `torch.compile`; continuous-batching = transformers' "
+            "`generate_batch` (paged cache, CUDA graphs on), the manager `inference.batching.BatchEngine` drives."
         )
     else:
         notes.append("No GPU on this machine: the Magistral-architecture rows were not measured here.")

@@ -43,3 +43,12 @@ def test_write_section_replaces_only_its_own_section(tmp_path: Path):
     doc.write_text(f"# B\n\nintro\n\n{START}\nold\n{END}\n\n## Other\nkept\n")
     write_section(doc, f"{START}\nnew\n{END}")
     assert doc.read_text() == f"# B\n\nintro\n\n{START}\nnew\n{END}\n\n## Other\nkept\n"
+
+
+def test_continuous_batching_variant_measures_every_stream():
+    model = build_random_model(magistral_config(**SMALL), "bf16", "cpu")
+    row = measure(model, "small", "bf16", "continuous-batching", 2, 8, 6, bandwidth=1e10, device="cpu")
+    assert row.error == ""
+    assert row.ttft_seconds > 0
+    assert row.decode_tokens_per_second > 0
+    assert row.aggregate_tokens_per_second > row.decode_tokens_per_second  # two streams beat one

@@ -67,7 +67,7 @@ class Ticket:
     number: int
     shared: bool = False
     admitted_at: float | None = None
-    waited_seconds: float = 0.0
+    waited_seconds: float | int = 0
 
 
 class QueueCancelled(Exception):
@@ -123,7 +123,10 @@ class Admission:
                     self.waiting.remove(ticket)
                     self._changed.notify_all()
             raise
-        ticket.waited_seconds = round(time.monotonic() - started, 3)
+        waited = round(time.monotonic() - started, 3)
+        # An integral float (0.0) would be written 0.0 by Python's JSON and 0 by RFC 8785, sending every such run
+        # record down verification's slow path; an int is written the same by both.
+        ticket.waited_seconds = int(waited) if waited.is_integer() else waited
         return ticket
 
     def release(self, ticket: Ticket) -> None:

@@ -307,7 +307,9 @@ class BatchEngine:
         )
         if added is None:
             self.forget(request_id)
-            raise GenerationError("The batching engine is stopping and takes no new requests; the job will be retried.")
+            raise GenerationError(
+                "The batching engine is stopping and takes no new requests; re-run the job once the worker is back."
+            )
 
     def route(self, output: Any) -> None:
         with self._lock:
@@ -326,7 +328,7 @@ class BatchEngine:
         if not self.manager.is_running():
             error = self.manager.background_thread_status.fatal_error
             reason = f" ({str(error).splitlines()[0]})" if error is not None and str(error) else ""
-            raise GenerationError(f"The batching engine stopped{reason}; the job will be retried.")
+            raise GenerationError(f"The batching engine stopped{reason} before this job finished; re-run the job.")
 
     def _stop_at_exit(self) -> None:
         logging.getLogger("ContinuousBatchingLogger").disabled = True  # log streams may be closed by now

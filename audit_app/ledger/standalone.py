@@ -495,11 +495,16 @@ def _pdf_tools() -> Any:
     import importlib
     import logging
     import types
+    import warnings
 
     modules = {}
     for name in ("pikepdf", "pypdf", "pyhanko.pdf_utils.reader", "pyhanko.sign.validation", "pyhanko_certvalidator"):
         try:
-            modules[name] = importlib.import_module(name)
+            # The verdict is one sentence: a library's notice about its own imports (cryptography 51 warns, as a
+            # UserWarning, when pyHanko imports its DSA types) is nothing the auditor can act on.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                modules[name] = importlib.import_module(name)
         except ImportError:
             raise MissingTools(
                 f"Verifying a PDF report needs {name.split('.')[0]}: pip install pyhanko pikepdf pypdf."

@@ -23,6 +23,7 @@ def force_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _quiet_hub_kernel_notes()  # the hub-kernel notes are logged on every model load, bf16 too
 
 
 def quantization_settings(mode: str) -> dict[str, Any]:
@@ -43,23 +44,34 @@ def quantization_settings(mode: str) -> dict[str, Any]:
     raise QuantizationError(f"Unknown quantization {mode!r}; choose one of {choices}.")
 
 
-class _NoKernelsHubNote(logging.Filter):
-    """Drops bitsandbytes' warning that it could not fetch ``gemm_4bit_forward`` from the hub's
-    kernels-community repository. It is logged at import on every CPU with AVX512-BF16, and fetching kernels
-    from the hub is exactly what an offline deployment must not do; bitsandbytes then uses its own CPU
-    kernel, which is what we want. Every other bitsandbytes warning passes."""
+class _NoHubKernelNote(logging.Filter):
+    """Drops one note that a library logs when it looks for a kernel on the hub (see ``_HUB_KERNEL_NOTES``).
+    Fetching kernels from the hub is exactly what an offline deployment must not do, and each library then
+    falls back to its own kernel, which is what we want. Every other warning of the same logger passes."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward from kernels-community")
+        return not str(record.msg).startswith(self.start)
 
 
-_BNB_CPU_LOGGER = logging.getLogger("bitsandbytes.backends.cpu.ops")
+# (logger, how the note starts): bitsandbytes tries the hub's gemm_4bit_forward at import on every CPU with
+# AVX512-BF16; the kernels package (a dependency of transformers) notes, for that try and for transformers'
+# probes of the flash-attention kernels at every model load, that it cannot check the publisher offline.
+_HUB_KERNEL_NOTES = (
+    ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward from kernels-community"),
+    ("kernels._internals.hf_hub", "Skipping publisher trust check for 'kernels-community/"),
+)
 
 
-def _quiet_bitsandbytes() -> None:
-    """Install the filter (once) before bitsandbytes is first imported: the note is logged at import."""
-    if not any(isinstance(existing, _NoKernelsHubNote) for existing in _BNB_CPU_LOGGER.filters):
-        _BNB_CPU_LOGGER.addFilter(_NoKernelsHubNote())
+def _quiet_hub_kernel_notes() -> None:
+    """Install the filters (once each) before the libraries log: bitsandbytes logs its note at import."""
+    for name, start in _HUB_KERNEL_NOTES:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _NoHubKernelNote) for existing in logger.filters):
+            logger.addFilter(_NoHubKernelNote(start))
 
 
 def bitsandbytes_config(mode: str) -> Any:
@@ -67,7 +79,7 @@ def bitsandbytes_config(mode: str) -> Any:
     settings = quantization_settings(mode)
     if mode == "bf16":
         return None
-    _quiet_bitsandbytes()
+    _quiet_hub_kernel_notes()
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as exc:

@@ -1,5 +1,6 @@
-"""nf4 on CPU says nothing on stderr: bitsandbytes' note about an optional kernel download is silenced,
-and only that note (its other warnings still reach the log)."""
+"""nf4 on CPU says nothing on stderr: the notes about optional kernel downloads from the hub (bitsandbytes' own,
+and the kernels package's for each kernel it cannot check offline) are silenced, and only those notes (other
+warnings of the same loggers still reach the log)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from inference.loading import bitsandbytes_config
 
 BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+KERNELS_HUB_LOGGER = "kernels._internals.hf_hub"
 
 
 def test_nf4_load_and_generate_on_cpu_prints_nothing_on_stderr(tiny_model_dir: Path):
@@ -29,9 +31,18 @@ def test_nf4_load_and_generate_on_cpu_prints_nothing_on_stderr(tiny_model_dir: P
     assert done.stderr == ""
 
 
-def test_other_bitsandbytes_warnings_still_reach_the_log(caplog: pytest.LogCaptureFixture):
-    bitsandbytes_config("nf4")  # imports bitsandbytes, behind the filter
-    with caplog.at_level(logging.WARNING, logger=BNB_CPU_LOGGER):
+def test_other_bitsandbytes_and_kernels_warnings_still_reach_the_log(caplog: pytest.LogCaptureFixture):
+    bitsandbytes_config("nf4")  # imports bitsandbytes, behind the filters
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
         logging.getLogger(BNB_CPU_LOGGER).warning("Failed to load CPU gemm_4bit_forward from kernels-community: x")
         logging.getLogger(BNB_CPU_LOGGER).warning("some other bitsandbytes warning")
-    assert [record.getMessage() for record in caplog.records] == ["some other bitsandbytes warning"]
+        logging.getLogger(KERNELS_HUB_LOGGER).warning(
+            "Skipping publisher trust check for 'kernels-community/flash-attn2' because Hugging Face Hub is in "
+            "offline mode."
+        )
+        logging.getLogger(KERNELS_HUB_LOGGER).warning("Skipping publisher trust check for 'someone-else/kernel'")
+    assert [record.getMessage() for record in caplog.records] == [
+        "some other bitsandbytes warning",
+        "Skipping publisher trust check for 'someone-else/kernel'",
+    ]

@@ -6,9 +6,11 @@ Needs wrk (Debian: apt-get install wrk). Each GET is ledgered as an access (an e
 append), as every read of a job is; each POST stores a submission, its job and a ledger entry, and queues
 the job in Redis (no worker runs, so jobs stay queued).
 
-Two floors are measured in the same run, with the same gunicorn and wrk settings, to show what this machine
-allows at all: an unknown path under /api/v1/ (Django routing and a problem+json 404, no DRF, no database),
-and GET /api/v1/ledger/public-key/ (DRF with the full API key check and the throttle, no ledger append)."""
+Three floors are measured in the same run, with the same connections, to show what this machine allows at all:
+an unknown path under /api/v1/ (Django routing and a problem+json 404, no DRF, no database), GET
+/api/v1/ledger/public-key/ (DRF with the full API key check and the throttle, no ledger append), and the
+database work of one GET job alone: pgbench replays the exact statements Django sent for it (captured with
+the test client), with no Python at all."""
 
 from __future__ import annotations
 
@@ -66,7 +68,8 @@ NOT_FOUND = "/api/v1/no-such-operation/"  # the first floor: routing and a probl
 PUBLIC_KEY = "/api/v1/ledger/public-key/"  # the second floor: the API key check, nothing ledgered
 
 
-def queries_per_request(secret: str, job_id: int) -> dict[str, int]:
+def queries_per_request(secret: str, job_id: int) -> tuple[dict[str, int], list[str]]:
+    """Queries per request of each kind, and the statements of one GET job as Django sent them."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -82,11 +85,42 @@ def queries_per_request(secret: str, job_id: int) -> dict[str, int]:
         assert client.get(NOT_FOUND, **auth).status_code == 404
     with CaptureQueriesContext(connection) as key_only:
         assert client.get(PUBLIC_KEY, **auth).status_code == 200
-    return {
+    counts = {
         "get": len(get.captured_queries),
         "post": len(post.captured_queries),
         "not_found": len(missing.captured_queries),
         "public_key": len(key_only.captured_queries),
+    }
+    return counts, [query["sql"] for query in get.captured_queries]
+
+
+def pgbench_script(statements: list[str]) -> str:
+    """The GET's statements as one pgbench transaction script, as the server receives them per request.
+
+    Django checks a reused connection with ``SELECT 1`` first (CONN_HEALTH_CHECKS, not in the captured list).
+    Each replay stamps its access event and ledger entry with ``now()`` and names a subject of its own, as
+    requests do; everything else (the key, the job, the payload bytes) is the captured literal text."""
+    lines = [r"\set r random(1, 1000000000)", "SELECT 1;"]
+    for sql in statements:
+        sql = re.sub(r"'[0-9][0-9 :.+-]+'::timestamptz", "now()", sql)
+        sql = re.sub(
+            r"glassbox_ledger_append\('access', '(access:)\d+'", r"glassbox_ledger_append('access', '\1' || :r", sql
+        )
+        lines.append(sql.rstrip() + ";")  # pgbench ends a command at its semicolon, over several lines too
+    return "\n".join(lines) + "\n"
+
+
+def pgbench(database_url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    """Transactions/s and mean latency of ``script`` replayed by pgbench (simple protocol, as Django sends)."""
+    command = [str(localservices.pg_binary("pgbench")), "-n", "-M", "simple", "-j", "2", "-c", str(connections)]
+    command += ["-T", str(seconds), "-f", str(script), database_url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    if failed and int(failed[1]):
+        raise SystemExit(f"pgbench replay failed {failed[1]} transactions; it said:\n{output}")
+    return {
+        "tps": float(re.search(r"tps = ([\d.]+)", output)[1]),  # type: ignore[index]
+        "mean": float(re.search(r"latency average = ([\d.]+) ms", output)[1]),  # type: ignore[index]
     }
 
 
@@ -150,7 +184,9 @@ def main() -> None:
     team = Team.objects.create(name="Bench")
     new = create_key("Bench", team, "read submit", None, "bench")
     job = submit_job(new.key.user, team, "BENCH-1", "legal", "Is a verbal contract binding?")
-    queries = queries_per_request(new.secret, job.pk)
+    queries, get_statements = queries_per_request(new.secret, job.pk)
+    replay = VAR / "get-job.sql"
+    replay.write_text(pgbench_script(get_statements))
     port = localservices.free_port()
     web = subprocess.Popen(
         # As docs/operations.md runs it: threaded workers, so waiting facade calls do not block other requests.
@@ -179,6 +215,7 @@ def main() -> None:
         posted = wrk(f"{base}/api/v1/jobs/", new.secret, args.seconds, args.connections, script)
         missing = wrk(f"{base}{NOT_FOUND}", new.secret, args.seconds, args.connections, expect=404)
         key_only = wrk(f"{base}{PUBLIC_KEY}", new.secret, args.seconds, args.connections)
+        database = pgbench(os.environ["DATABASE_URL"], replay, args.seconds, args.connections)
     finally:
         web.terminate()
         web.wait()
@@ -199,6 +236,8 @@ def main() -> None:
             _row("POST /api/v1/jobs/ (stored, ledgered, queued)", posted, queries["post"], ">= 150 req/s"),
             _row("floor: unknown path under /api/v1/ (404 problem+json)", missing, queries["not_found"], "none"),
             _row("floor: GET /api/v1/ledger/public-key/ (key check only)", key_only, queries["public_key"], "none"),
+            f"| floor: the database work of one GET job alone (pgbench replaying its statements, no Python) | "
+            f"{database['tps']:,.0f} | {database['mean']:.1f} ms (mean) | n/a | n/a | {queries['get'] + 1} | none |",
             END,
         ]
     )

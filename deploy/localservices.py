@@ -42,6 +42,11 @@ def _pg_bin() -> Path:
     raise SystemExit("PostgreSQL server binaries were not found; run deploy/setup (it installs them).")
 
 
+def pg_binary(name: str) -> Path:
+    """One of the PostgreSQL server's programs (pgbench, psql, …) from the same installation."""
+    return _pg_bin() / name
+
+
 def cluster_folder(var: Path) -> Path:
     """Where the cluster for ``var`` lives: ``var`` itself, or as root a folder the server user owns."""
     var = var.resolve()

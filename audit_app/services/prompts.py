@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 
@@ -21,6 +22,13 @@ def prompt_builder() -> PromptBuilder:
         return _open()
 
 
+def warm_up() -> None:
+    """Load the builder now, as a web worker starts; an unusable model folder is left for the submission that needs
+    it, which refuses with the sentence (the web pages still serve everything else)."""
+    with contextlib.suppress(InferenceError):
+        prompt_builder()
+
+
 @functools.cache
 def _open() -> PromptBuilder:
     config = settings.GLASSBOX
@@ -30,4 +38,4 @@ def _open() -> PromptBuilder:
     )
 
 
-__all__ = ["InferenceError", "prompt_builder"]
+__all__ = ["InferenceError", "prompt_builder", "warm_up"]

@@ -40,3 +40,30 @@ def test_eight_threads_get_the_prompt_builder_at_first_use() -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+
+
+WSGI = """
+from audit_app import wsgi
+from audit_app.services import prompts
+print("loaded" if prompts._open.cache_info().currsize else "not loaded")
+"""
+
+
+def _import_wsgi(model_path: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "audit_app.settings", "MAGISTRAL_MODEL_PATH": model_path}
+    return subprocess.run([sys.executable, "-c", WSGI], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_web_worker_loads_the_prompt_builder_before_its_first_request(tiny_model_dir: Path) -> None:
+    done = _import_wsgi(str(tiny_model_dir))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "loaded"
+
+
+def test_a_web_worker_starts_without_a_usable_model_folder_and_leaves_the_sentence_to_submissions(
+    tmp_path: Path,
+) -> None:
+    done = _import_wsgi(str(tmp_path))  # an empty folder: no weights, no tokenizer
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "not loaded"
+    assert "Traceback" not in done.stderr

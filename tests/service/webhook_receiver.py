@@ -1,11 +1,13 @@
 """A local HTTP receiver for webhook tests: a thread on 127.0.0.1, port 0, that records what it is sent and
-answers with the status codes it is given, in turn (the last one repeats)."""
+answers with the status codes it is given, in turn (the last one repeats). Given a server-side TLS context it
+speaks HTTPS, and its URL names ``localhost``, the name a test certificate can carry."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ class Receiver:
 
 
 @contextmanager
-def receiver(*answers: int, location: str = "") -> Iterator[Receiver]:
+def receiver(*answers: int, location: str = "", tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     state = Receiver("", list(answers or (200,)), location)
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,7 +52,11 @@ def receiver(*answers: int, location: str = "") -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/glassbox"
+    port = server.server_address[1]
+    state.url = f"http://127.0.0.1:{port}/hooks/glassbox"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        state.url = f"https://localhost:{port}/hooks/glassbox"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

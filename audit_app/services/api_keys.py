@@ -222,9 +222,9 @@ def _actor_name(actor: User | None, actor_name: str) -> str:
     return actor.get_username() if actor is not None else actor_name
 
 
-def ledger_webhook(key: ApiKey, url: str, actor_name: str) -> None:
+def ledger_webhook(key: ApiKey, url: str, actor_name: str, actor: User | None = None) -> None:
     """Ledger that ``key``'s job events now go to ``url`` ("" when the webhook was removed)."""
-    _ledger(ApiKeyEvent.WEBHOOK_SET if url else ApiKeyEvent.WEBHOOK_REMOVE, key, None, actor_name, url)
+    _ledger(ApiKeyEvent.WEBHOOK_SET if url else ApiKeyEvent.WEBHOOK_REMOVE, key, actor, actor_name, url)
 
 
 def _ledger(action: str, key: ApiKey, actor: User | None, actor_name: str, webhook_url: str = "") -> None:

@@ -46,8 +46,9 @@ class NewWebhook:
     secret: str  # shown once; stored only encrypted
 
 
-def set_webhook(key: ApiKey, url: str, actor_name: str) -> NewWebhook:
-    """Set or replace ``key``'s callback URL with a new signing secret; UrlRefused / KeyRefused store nothing."""
+def set_webhook(key: ApiKey, url: str, actor_name: str, actor: User | None = None) -> NewWebhook:
+    """Set or replace ``key``'s callback URL with a new signing secret; UrlRefused / KeyRefused store nothing.
+    ``actor``, a person on the web, is ledgered as who did it; a command passes only ``actor_name``."""
     url = url.strip()
     resolve(url)  # refuses a bad scheme, credentials, control characters and non-public addresses
     if not key.is_usable():
@@ -63,17 +64,17 @@ def set_webhook(key: ApiKey, url: str, actor_name: str) -> NewWebhook:
                 "set_by_name": actor_name,
             },
         )
-        ledger_webhook(key, url, actor_name)
+        ledger_webhook(key, url, actor_name, actor)
     logger.info("Webhook of key %s set to %s by %s.", key.prefix, url, actor_name)
     return NewWebhook(endpoint, secret)
 
 
-def remove_webhook(key: ApiKey, actor_name: str) -> bool:
+def remove_webhook(key: ApiKey, actor_name: str, actor: User | None = None) -> bool:
     """Remove ``key``'s webhook (pending deliveries are then dropped); False if it had none."""
     with transaction.atomic():
         removed, _ = WebhookEndpoint.objects.filter(key=key).delete()
         if removed:
-            ledger_webhook(key, "", actor_name)
+            ledger_webhook(key, "", actor_name, actor)
     if removed:
         logger.info("Webhook of key %s removed by %s.", key.prefix, actor_name)
     return bool(removed)

@@ -12,6 +12,7 @@ import datetime
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -59,7 +60,8 @@ def state(key: ApiKey, now: datetime.datetime) -> str:
 
 def _page(request: HttpRequest, form: CreateKeyForm, error: str = "", status: int = 200) -> HttpResponse:
     now = timezone.now()
-    rows = [(key, state(key, now)) for key in ApiKey.objects.select_related("team", "user")]
+    keys = ApiKey.objects.select_related("team", "user").annotate(webhook_url=F("webhook__url"))
+    rows = [(key, state(key, now)) for key in keys]
     return render(request, "operator/api_keys.html", {"rows": rows, "form": form, "error": error}, status=status)
 
 

@@ -80,6 +80,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("/operator/api-keys/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 400),  # an empty form: errors, no key
     ("/operator/api-keys/{key}/revoke/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),  # the confirmation
     ("/operator/api-keys/{key}/revoke/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 302),
+    ("/operator/api-keys/{key}/webhook/", "GET"): (LOGIN, 403, 403, 403, 403, 403, 200),
+    ("/operator/api-keys/{key}/webhook/", "POST"): (LOGIN, 403, 403, 403, 403, 403, 400),  # no URL: the sentence
     ("/auditor/ledger/", "GET"): (LOGIN, 403, 403, 403, 403, 200, 403),
     ("/auditor/ledger/", "POST"): (LOGIN, 403, 403, 403, 403, 302, 403),  # queues a verification
     ("/auditor/ledger/runs/{run}/", "GET"): (LOGIN, 403, 403, 403, 403, 200, 403),

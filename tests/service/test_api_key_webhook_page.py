@@ -121,6 +121,10 @@ def test_a_webhook_row_changed_outside_glassbox_is_shown_as_not_the_ledgered_one
     text = client_for(operator).get(page(key)).content.decode()
     assert 'id="webhook-not-ledgered"' in text
     assert RECEIVER in text  # what the ledger says, beside what the row says
+    WebhookEndpoint.objects.filter(key=key).delete()  # and a row removed behind the ledger's back
+    text = client_for(operator).get(page(key)).content.decode()
+    assert 'id="webhook-not-ledgered"' in text
+    assert "the webhook row is gone" in text
 
 
 @pytest.mark.parametrize("role", ["analyst", "reviewer", "auditor"])

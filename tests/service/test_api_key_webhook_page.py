@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 
 from audit_app.models import ApiKey, ApiKeyEvent, LedgerEntry, Team, WebhookEndpoint
@@ -59,6 +60,16 @@ def test_an_operator_sets_a_webhook_and_sees_its_secret_once_never_cached(operat
         assert secret[1] not in text
         assert secret[1][6:] not in text
     assert 'id="webhook-not-ledgered"' not in client.get(page(key)).content.decode()
+    call_command("verify_ledger")  # the web's change is evidence like the command's: no alarm
+
+
+def test_an_odd_but_valid_url_is_stored_exactly_and_verifies(operator: User, key: ApiKey) -> None:
+    odd = "http://127.0.0.1:9/hooks/gl%C3%A4ssbox;v=1?case=%E6%9D%B1%E4%BA%AC&x=a%2Fb&empty="
+    assert client_for(operator).post(page(key), {"url": odd}).status_code == 200
+    assert WebhookEndpoint.objects.get(key=key).url == odd
+    assert ledgered_webhook_url(key) == odd
+    assert odd in client_for(operator).get(page(key)).content.decode().replace("&amp;", "&")
+    call_command("verify_ledger")
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def test_a_web_worker_loads_the_prompt_builder_before_its_first_request(tiny_mod
     assert done.stdout.strip() == "loaded"
 
 
-def test_a_web_worker_starts_without_a_usable_model_folder_and_leaves_the_sentence_to_submissions(
+def test_a_web_worker_starts_without_a_usable_model_folder_and_leaves_it_unloaded(
     tmp_path: Path,
 ) -> None:
     done = _import_wsgi(str(tmp_path))  # an empty folder: no weights, no tokenizer
